@@ -1,0 +1,1 @@
+"""Qt-free domain logic of InSARHub: usable from plain Python, never imports ``qgis``."""

@@ -1,0 +1,1 @@
+"""Desktop glue: plugin entry, layer loading and styling, map tools, settings, credentials."""

@@ -1,0 +1,1 @@
+"""QGIS Processing provider ``insarhub``: thin algorithms over :mod:`insarhub_qgis.core`."""

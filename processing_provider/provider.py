@@ -1,0 +1,32 @@
+"""The ``insarhub`` Processing provider."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from ..__about__ import __icon_path__, __version__
+from .algorithms import all_algorithms
+
+
+class InsarhubProvider(QgsProcessingProvider):
+    """Registers every InSARHub algorithm under the id ``insarhub``."""
+
+    def id(self) -> str:  # noqa: A003 (QGIS' name)
+        return "insarhub"
+
+    def name(self) -> str:
+        return "InSARHub"
+
+    def longName(self) -> str:  # noqa: N802
+        return f"InSARHub {__version__} (Sentinel-1 InSAR time series)"
+
+    def icon(self) -> QIcon:
+        return QIcon(str(__icon_path__))
+
+    def versionInfo(self) -> str:  # noqa: N802
+        return __version__
+
+    def loadAlgorithms(self) -> None:  # noqa: N802
+        for algorithm in all_algorithms():
+            self.addAlgorithm(algorithm)

@@ -1,0 +1,55 @@
+"""The plugin in a running QGIS (pytest-qgis, offscreen): load, register, unload, reload."""
+
+from __future__ import annotations
+
+from qgis.core import QgsApplication
+
+import insarhub_qgis
+from insarhub_qgis.core import deps
+
+EXPECTED = {"insarhub:searchscenes", "insarhub:summarizestacks", "insarhub:filterscenes"}
+
+
+def _insarhub_algorithms() -> set[str]:
+    provider = QgsApplication.processingRegistry().providerById("insarhub")
+    return {a.id() for a in provider.algorithms()} if provider else set()
+
+
+def test_load_register_unload_reload(qgis_iface):
+    for _ in range(2):
+        plugin = insarhub_qgis.classFactory(qgis_iface)
+        plugin.initProcessing()  # QGIS calls it first, then initGui: registration must happen once
+        plugin.initGui()
+        assert EXPECTED <= _insarhub_algorithms()
+        providers = [p for p in QgsApplication.processingRegistry().providers() if p.id() == "insarhub"]
+        assert len(providers) == 1
+        plugin.unload()
+        assert QgsApplication.processingRegistry().providerById("insarhub") is None
+
+
+def test_every_parameter_has_help(qgis_iface):
+    plugin = insarhub_qgis.classFactory(qgis_iface)
+    plugin.initProcessing()
+    try:
+        provider = QgsApplication.processingRegistry().providerById("insarhub")
+        for algorithm in provider.algorithms():
+            assert algorithm.shortHelpString().strip(), algorithm.id()
+            for parameter in algorithm.parameterDefinitions():
+                assert parameter.help().strip(), f"{algorithm.id()} {parameter.name()} has no help"
+    finally:
+        plugin.unload()
+
+
+def test_missing_dependencies_are_said_in_the_message_bar(qgis_iface, monkeypatch):
+    monkeypatch.setitem(deps.PLUGIN_PACKAGES, "insarhub_surely_missing", "insarhub-surely-missing")
+    shown = []
+    monkeypatch.setattr(qgis_iface.messageBar(), "pushMessage", lambda *a, **k: shown.append(a), raising=False)
+    plugin = insarhub_qgis.classFactory(qgis_iface)
+    try:
+        plugin.initGui()
+        assert shown, "nothing was shown in the message bar"
+        text = " ".join(str(x) for x in shown[0])
+        assert "insarhub-surely-missing" in text and "pip install" in text
+        assert "asf_search" not in text.split("needs")[1].split("which")[0]  # only what is missing
+    finally:
+        plugin.unload()

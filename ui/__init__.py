@@ -1,0 +1,1 @@
+"""Designer .ui files loaded at runtime and thin widget classes."""
