@@ -90,7 +90,7 @@ def _covering_polygon(geometry: BaseGeometry, notes: list[str]) -> BaseGeometry:
     return orient(candidate, sign=1.0)
 
 
-def _check_lon_lat(geometry: BaseGeometry, what: str) -> None:
+def _check_lon_lat(geometry: BaseGeometry, what: str, wide_ok: bool = False) -> None:
     minx, miny, maxx, maxy = geometry.bounds
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
         raise InputError(f"The {what} has coordinates that are not numbers.")
@@ -110,7 +110,9 @@ def _check_lon_lat(geometry: BaseGeometry, what: str) -> None:
             "antimeridian, split it into two AOIs, one on each side, and search each; otherwise give "
             "coordinates in EPSG:4326 degrees or the layer's CRS."
         )
-    if maxx - minx > 180:
+    # A polygon spanning more than 180° is almost always one drawn across the antimeridian;
+    # a bounding box states its west and east edges explicitly, so it is taken as given.
+    if maxx - minx > 180 and not wide_ok:
         raise InputError(
             f"The {what} spans {maxx - minx:g} degrees of longitude ({minx:g}..{maxx:g}): it crosses the "
             "antimeridian or is wider than half the globe. Split it into one AOI on each side of 180° "
@@ -118,7 +120,7 @@ def _check_lon_lat(geometry: BaseGeometry, what: str) -> None:
         )
 
 
-def from_geometry(geometry: BaseGeometry, what: str = "AOI") -> Aoi:
+def from_geometry(geometry: BaseGeometry, what: str = "AOI", wide_ok: bool = False) -> Aoi:
     """Build an :class:`Aoi` from a shapely geometry already in EPSG:4326.
 
     Invalid polygons are repaired where that is safe (a self-touching ring, a bow tie split
@@ -128,7 +130,7 @@ def from_geometry(geometry: BaseGeometry, what: str = "AOI") -> Aoi:
     if geometry is None or geometry.is_empty:
         raise InputError(f"The {what} is empty: draw or select at least one polygon.")
     geometry = shapely.force_2d(geometry)
-    _check_lon_lat(geometry, what)
+    _check_lon_lat(geometry, what, wide_ok)
     if geometry.geom_type == "GeometryCollection":
         parts = [g for g in geometry.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
         if not parts:
@@ -190,7 +192,7 @@ def from_bbox(bbox: Sequence[float]) -> Aoi:
         )
     if min_lon == max_lon or min_lat == max_lat:
         raise InputError("The bounding box has no area (a min equals its max); give a box with extent.")
-    return from_geometry(box(min_lon, min_lat, max_lon, max_lat), "bounding box")
+    return from_geometry(box(min_lon, min_lat, max_lon, max_lat), "bounding box", wide_ok=True)
 
 
 def parse_bbox(text: str) -> list[float]:
