@@ -28,13 +28,13 @@ HELP_DIR = Path(__file__).resolve().parent / "help"
 
 
 class InsarhubAlgorithm(QgsProcessingAlgorithm):
-    """Base of the InSARHub algorithms; subclasses implement ``initAlgorithm`` and ``run``."""
+    """Base of the InSARHub algorithms; subclasses implement ``initAlgorithm`` and ``execute`` (not ``run``: QgsProcessingAlgorithm.run is the framework's own)."""
 
     NAME = ""
     DISPLAY_NAME = ""
     GROUP_ID = ""
     GROUP = ""
-    # Import names of the Python packages ``run`` needs (checked before it runs).
+    # Import names of the Python packages ``execute`` needs (checked before it runs).
     REQUIRES: tuple[str, ...] = ()
 
     def tr(self, text: str) -> str:
@@ -75,7 +75,7 @@ class InsarhubAlgorithm(QgsProcessingAlgorithm):
         return text
 
     def missing_dependencies(self) -> list[str]:
-        """Pip names of the packages ``run`` needs that this Python cannot import."""
+        """Pip names of the packages ``execute`` needs that this Python cannot import."""
         return deps.missing_packages(self.REQUIRES)
 
     def processAlgorithm(  # noqa: N802
@@ -83,13 +83,13 @@ class InsarhubAlgorithm(QgsProcessingAlgorithm):
     ) -> dict[str, Any]:
         try:
             deps.require(self.REQUIRES)
-            return self.run(parameters, context, feedback)
+            return self.execute(parameters, context, feedback)
         except CancelledError as exc:
             raise QgsProcessingException(str(exc) or "Cancelled.") from exc
         except InsarhubError as exc:
             raise QgsProcessingException(str(exc)) from exc
 
-    def run(
+    def execute(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         raise NotImplementedError

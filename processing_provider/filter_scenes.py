@@ -81,7 +81,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
         )
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of footprints kept"))
 
-    def run(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
+    def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core.stacks import SceneFilter
 
         source = self.parameterAsSource(parameters, self.INPUT, context)

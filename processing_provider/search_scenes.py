@@ -137,7 +137,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of scenes or bursts"))
         self.addOutput(QgsProcessingOutputNumber(self.STACK_COUNT, "Number of stacks"))
 
-    def run(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
+    def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core import records as core_records
         from ..core import stacks as core_stacks
         from ..core.search import SearchRequest, parse_int_list, parse_names, search

@@ -51,7 +51,7 @@ class SummarizeStacksAlgorithm(InsarhubAlgorithm):
         )
         self.addOutput(QgsProcessingOutputNumber(self.STACK_COUNT, "Number of stacks"))
 
-    def run(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
+    def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core import stacks as core_stacks
 
         source = self.parameterAsSource(parameters, self.INPUT, context)

@@ -5,7 +5,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$REPO/.venv"
-APT_PACKAGES="qgis python3-qgis qgis-providers xvfb xauth gdal-bin python3-gdal python3-venv"
+APT_PACKAGES="qgis python3-qgis qgis-providers xvfb xauth gdal-bin python3-gdal python3-venv libgeos-dev build-essential python3-dev"
 
 missing=()
 for pkg in $APT_PACKAGES; do

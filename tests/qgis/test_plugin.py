@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsApplication
-
 import insarhub_qgis
 from insarhub_qgis.core import deps
+from qgis.core import QgsApplication
 
 EXPECTED = {"insarhub:searchscenes", "insarhub:summarizestacks", "insarhub:filterscenes"}
 

@@ -1,0 +1,48 @@
+"""MintPy small-baseline time series from HyP3 InSAR products.
+
+The four stages, each usable on its own from plain Python (no ``qgis`` import):
+
+* :mod:`.prepare` - find, check and unpack products, clip them onto one common pixel grid in the
+  work folder (what MintPy needs to load them correctly);
+* :mod:`.config` - write the MintPy configuration (offline defaults, reference pixel, dask cluster,
+  the user's own overrides);
+* :mod:`.run` - run ``smallbaselineApp`` as a cancellable subprocess with per-step progress;
+* :mod:`.export` - GeoTIFFs (velocity, its standard deviation, temporal coherence, displacement) and an
+  InSAR Explorer point layer.
+"""
+
+from __future__ import annotations
+
+from .config import CONFIG_NAME, choose_reference, reference_from_point, write_config
+from .export import export_insar_explorer_points, export_results, final_timeseries_file
+from .prepare import (
+    Prepared,
+    PreparedGrid,
+    PreparedProduct,
+    SkippedProduct,
+    load_prepared,
+    parse_product_name,
+    prepare_products,
+)
+from .run import MINTPY_STEPS, MintpyRunError, RunResult, run_smallbaseline
+
+__all__ = [
+    "CONFIG_NAME",
+    "MINTPY_STEPS",
+    "MintpyRunError",
+    "Prepared",
+    "PreparedGrid",
+    "PreparedProduct",
+    "RunResult",
+    "SkippedProduct",
+    "choose_reference",
+    "export_insar_explorer_points",
+    "export_results",
+    "final_timeseries_file",
+    "load_prepared",
+    "parse_product_name",
+    "prepare_products",
+    "reference_from_point",
+    "run_smallbaseline",
+    "write_config",
+]

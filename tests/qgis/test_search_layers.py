@@ -1,0 +1,106 @@
+"""searchscenes inside QGIS: AOI from selected features, results grouped and styled per stack."""
+
+from __future__ import annotations
+
+import insarhub_qgis
+import pytest
+import shapely
+from fakes.cmr import CMRStandIn, load_fixture
+from qgis.core import (
+    QgsApplication,
+    QgsFeature,
+    QgsGeometry,
+    QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
+    QgsProject,
+    QgsVectorLayer,
+)
+
+BURSTS = load_fixture("s1_burst_174_372326_IW3_stack")
+SLCS = load_fixture("s1_slc_fairbanks_p94_f210_stack")
+
+
+def _centre(items):
+    points = items[0]["umm"]["SpatialExtent"]["HorizontalSpatialDomain"]["Geometry"]["GPolygons"][0]["Boundary"]["Points"]
+    return shapely.Polygon([(p["Longitude"], p["Latitude"]) for p in points]).centroid
+
+
+@pytest.fixture()
+def cmr(tmp_path, monkeypatch):
+    with CMRStandIn(BURSTS + SLCS, tmpdir=tmp_path) as stand_in:
+        monkeypatch.setenv("INSARHUB_CMR_HOST", stand_in.host)
+        monkeypatch.setenv("INSARHUB_CA_BUNDLE", stand_in.ca_file)
+        yield stand_in
+
+
+@pytest.fixture()
+def provider(qgis_iface, qgis_processing):
+    plugin = insarhub_qgis.classFactory(qgis_iface)
+    plugin.initProcessing()
+    yield QgsApplication.processingRegistry().providerById("insarhub")
+    plugin.unload()
+
+
+def _aoi_layer():
+    layer = QgsVectorLayer("Polygon?crs=EPSG:4326", "aoi", "memory")
+    features = []
+    for centre in (_centre(BURSTS), _centre(SLCS)):
+        feature = QgsFeature()
+        feature.setGeometry(QgsGeometry.fromWkt(centre.buffer(0.01).wkt))
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def test_selected_features_are_the_aoi_and_results_are_grouped_per_stack(cmr, provider, tmp_path):
+    import processing
+
+    layer = _aoi_layer()
+    ids = sorted(f.id() for f in layer.getFeatures())
+    layer.selectByIds([ids[1]])  # only the Fairbanks polygon
+    results = processing.runAndLoadResults(
+        "insarhub:searchscenes",
+        {
+            "AOI": QgsProcessingFeatureSourceDefinition(layer.id(), selectedFeaturesOnly=True),
+            "PROCESSING_LEVEL": "SLC",
+            "OUTPUT": str(tmp_path / "footprints.gpkg"),
+            "SUMMARY": str(tmp_path / "summary.gpkg"),
+        },
+    )
+    assert results["COUNT"] == len(SLCS) and results["STACK_COUNT"] == 1
+    root = QgsProject.instance().layerTreeRoot()
+    groups = [g for g in root.findGroups() if g.name().startswith("InSARHub search")]
+    assert len(groups) == 1
+    names = [node.name() for node in groups[0].findLayers()]
+    assert names[0] == f"P94_F210 (ascending, {len({i['asf_properties']['startTime'][:10] for i in SLCS})} dates)"
+    stack_layer = groups[0].findLayers()[0].layer()
+    assert stack_layer.subsetString() == "\"stack\" = 'P94_F210'"
+    assert stack_layer.featureCount() == len(SLCS)
+    assert stack_layer.labelsEnabled()
+    assert stack_layer.renderer().symbol().color().alpha() < 255  # semi-transparent
+    assert len(names) == 3  # the stack, all footprints (unchecked), the summary table
+
+
+def test_empty_selection_is_refused_with_advice(cmr, provider, tmp_path):
+    import processing
+
+    layer = _aoi_layer()
+    layer.removeSelection()
+    with pytest.raises(QgsProcessingException, match="select at least one feature"):
+        processing.run(
+            "insarhub:searchscenes",
+            {"AOI": QgsProcessingFeatureSourceDefinition(layer.id(), selectedFeaturesOnly=True), "OUTPUT": str(tmp_path / "x.gpkg")},
+        )
+    assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_all_features_used_when_none_selected_flag_off(cmr, provider, tmp_path):
+    import processing
+
+    layer = _aoi_layer()
+    # Without a selection flag every feature counts: the Sitka polygon finds the bursts,
+    # the Fairbanks polygon the SLCs.
+    slc = processing.run("insarhub:searchscenes", {"AOI": layer, "OUTPUT": str(tmp_path / "slc.gpkg")})
+    burst = processing.run("insarhub:searchscenes", {"AOI": layer, "PROCESSING_LEVEL": "BURST", "OUTPUT": str(tmp_path / "b.gpkg")})
+    assert (slc["COUNT"], burst["COUNT"]) == (len(SLCS), len(BURSTS))
