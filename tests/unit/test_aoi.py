@@ -6,10 +6,9 @@ import json
 
 import pytest
 import shapely
-from shapely.geometry import Polygon
-
 from insarhub_qgis.core import aoi
 from insarhub_qgis.core.errors import InputError
+from shapely.geometry import Polygon
 
 
 def test_bbox_becomes_ccw_polygon_in_wgs84():

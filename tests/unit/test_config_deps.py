@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from insarhub_qgis.core import config, deps, mintpy_env
 from insarhub_qgis.core.errors import ConfigurationError, MintpyNotFoundError
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import shapely
-
 from insarhub_qgis.core import records, stacks
 from insarhub_qgis.core.errors import InputError
 
