@@ -48,3 +48,15 @@ SUMMARY_FIELDS: list[tuple[str, str]] = [
     ("lastDate", "str"),
     ("aoiCoverage", "float"),
 ]
+
+PAIR_FIELDS: list[tuple[str, str]] = [
+    ("reference", "str"),  # scene or burst name(s); several bursts comma-separated (multi-burst)
+    ("secondary", "str"),
+    ("referenceDate", "str"),
+    ("secondaryDate", "str"),
+    ("temporalBaseline", "int"),  # days
+    ("perpBaseline", "float"),  # metres
+    ("stack", "str"),
+    ("bridge", "bool"),  # added only to keep the network connected (or across a season)
+    ("burstCount", "int"),  # bursts per acquisition (1 for SLC and single-burst pairs)
+]

@@ -21,7 +21,6 @@ from fakes.cmr import CMRStandIn, load_fixture, synthetic_slc_records  # noqa: E
 
 OUT = ROOT / "demo-output"
 NOT_YET = [
-    "insarhub:selectpairs (interferogram network)",
     "insarhub:submitjobs / watchjobs / downloadproducts (HyP3)",
     "insarhub:runtimeseries (MintPy SBAS, velocity map)",
 ]
@@ -73,8 +72,17 @@ def main() -> None:
         timings.append(("filter", time.perf_counter() - start))
         print(f"\nfilterscenes: stack {best['stack']}, May-September: {kept['COUNT']} scenes kept")
 
+        start = time.perf_counter()
+        pairs = qgis_process(
+            "insarhub:selectpairs", env, INPUT=OUT / "filtered.gpkg", MAX_TEMPORAL_BASELINE=48, MAX_PERP_BASELINE=200,
+            NEIGHBOURS=3, OUTPUT=OUT / "pairs.gpkg", PLOT=OUT / "network.png",
+        )
+        timings.append(("pairs", time.perf_counter() - start))
+        print(f"\nselectpairs: {pairs['PAIR_COUNT']} pairs, {pairs['COMPONENTS']} connected component(s); "
+              f"baselines from the orbit state vectors, offline")
+
     print("\nOutputs:")
-    for name in ("footprints.gpkg", "stacks.csv", "summary.gpkg", "filtered.gpkg"):
+    for name in ("footprints.gpkg", "stacks.csv", "summary.gpkg", "filtered.gpkg", "pairs.gpkg", "network.png"):
         print(f"  {OUT / name}")
     print("\nTime per step:")
     for step, seconds in timings:

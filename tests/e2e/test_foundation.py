@@ -12,7 +12,7 @@ from process_helpers import ROOT, clean_env, run_wrapper, venv_site
 
 pytestmark = pytest.mark.slow
 
-ALGORITHMS = ["insarhub:searchscenes", "insarhub:summarizestacks", "insarhub:filterscenes"]
+ALGORITHMS = ["insarhub:searchscenes", "insarhub:summarizestacks", "insarhub:filterscenes", "insarhub:selectpairs"]
 
 
 def test_wrapper_lists_the_insarhub_algorithms():
@@ -60,7 +60,9 @@ def test_zip_installs_into_a_clean_profile(tmp_path):
 
 def test_without_dependencies_the_plugin_loads_and_algorithms_say_what_to_install(tmp_path):
     # Debian's own Python has QGIS but not asf_search: exactly a user's fresh QGIS.
-    probe = subprocess.run(["/usr/bin/python3", "-c", "import asf_search"], capture_output=True)
+    env = clean_env()
+    env.pop("PYTHONPATH", None)
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import asf_search"], capture_output=True, env=env)
     assert probe.returncode != 0, "this test needs a system Python without asf_search"
     plugins = tmp_path / "plugins"
     plugins.mkdir()

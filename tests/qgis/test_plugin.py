@@ -6,7 +6,7 @@ import insarhub_qgis
 from insarhub_qgis.core import deps
 from qgis.core import QgsApplication
 
-EXPECTED = {"insarhub:searchscenes", "insarhub:summarizestacks", "insarhub:filterscenes"}
+EXPECTED = {"insarhub:searchscenes", "insarhub:summarizestacks", "insarhub:filterscenes", "insarhub:selectpairs"}
 
 
 def _insarhub_algorithms() -> set[str]:
