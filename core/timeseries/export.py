@@ -1,0 +1,481 @@
+"""MintPy results as GeoTIFFs and an InSAR Explorer point layer.
+
+Every GeoTIFF is on the prepared grid (same CRS and geotransform as the clipped products). Velocity and its
+standard deviation are in **mm/year**, displacement in **mm**, line of sight, positive = towards the
+satellite (MintPy's sign: negative = away from it, e.g. subsidence), NaN (nodata) where MintPy's
+``maskTempCoh.h5`` masks the pixel. The HDF5 files are read with h5py when it is importable (it is in
+MintPy's Python, not necessarily in QGIS's), else with GDAL's HDF5 driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError, InsarhubError
+from .config import read_cfg
+from .prepare import Prepared, PreparedGrid, _gdal_errors, _srs
+
+#: Output keys of :func:`export_results` (the Processing algorithm's output names).
+OUTPUT_KEYS = ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT")
+SIGN_DESCRIPTION = (
+    "line of sight; positive = towards the satellite (uplift or motion towards it), "
+    "negative = away from the satellite (e.g. subsidence)"
+)
+_ROW_BLOCK = 256
+
+
+# ---------------------------------------------------------------------------------------- reading
+class _H5:
+    """Read datasets and root attributes of a MintPy HDF5 file (h5py, else GDAL multidimensional API)."""
+
+    def __init__(self, path: Path, prefer_h5py: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InsarhubError(
+                f"MintPy's output {self.path.name} is missing in {self.path.parent}; did the MintPy run finish?"
+            )
+        self._h5py = None
+        if prefer_h5py:
+            try:
+                import h5py
+
+                self._h5py = h5py
+            except ImportError:
+                self._h5py = None
+
+    def attrs(self) -> Dict[str, str]:
+        if self._h5py is not None:
+            with self._h5py.File(self.path, "r") as f:
+                return {k: _text(v) for k, v in f.attrs.items()}
+        from osgeo import gdal
+
+        with _gdal_errors(pam=True):
+            root = gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup()
+            return {a.GetName(): _text(a.Read()) for a in (root.GetAttributes() or [])}
+
+    def names(self) -> List[str]:
+        if self._h5py is not None:
+            with self._h5py.File(self.path, "r") as f:
+                return list(f.keys())
+        from osgeo import gdal
+
+        with _gdal_errors(pam=True):
+            return list(
+                gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup().GetMDArrayNames() or []
+            )
+
+    def shape(self, name: str) -> Tuple[int, ...]:
+        if self._h5py is not None:
+            with self._h5py.File(self.path, "r") as f:
+                return tuple(f[name].shape)
+        from osgeo import gdal
+
+        with _gdal_errors(pam=True):
+            arr = gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup().OpenMDArray(name)
+            return tuple(int(d.GetSize()) for d in arr.GetDimensions())
+
+    def strings(self, name: str) -> List[str]:
+        """A 1-D string dataset (e.g. ``date``)."""
+        if self._h5py is not None:
+            with self._h5py.File(self.path, "r") as f:
+                return [_text(v) for v in f[name][:]]
+        from osgeo import gdal
+
+        with _gdal_errors(pam=True):
+            arr = gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup().OpenMDArray(name)
+            return [_text(v) for v in arr.Read()]
+
+    def read(self, name: str, index: int | None = None, rows: Tuple[int, int] | None = None) -> np.ndarray:
+        """A 2-D dataset, or band ``index`` of a 3-D one (``None``: all bands); ``rows`` = (first, stop)."""
+        shape = self.shape(name)
+        r0, r1 = rows if rows is not None else (0, shape[-2])
+        if self._h5py is not None:
+            with self._h5py.File(self.path, "r") as f:
+                ds = f[name]
+                if len(shape) == 2:
+                    return np.asarray(ds[r0:r1, :])
+                if index is None:
+                    return np.asarray(ds[:, r0:r1, :])
+                return np.asarray(ds[index, r0:r1, :])
+        from osgeo import gdal
+
+        with _gdal_errors(pam=True):
+            arr = gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup().OpenMDArray(name)
+            if len(shape) == 2:
+                return arr.ReadAsArray(array_start_idx=[r0, 0], count=[r1 - r0, shape[1]])
+            if index is None:
+                return arr.ReadAsArray(array_start_idx=[0, r0, 0], count=[shape[0], r1 - r0, shape[2]])
+            return arr.ReadAsArray(array_start_idx=[index, r0, 0], count=[1, r1 - r0, shape[2]])[0]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return _text(value.reshape(-1)[0])
+    return str(value)
+
+
+# ------------------------------------------------------------------------------- which time series
+def _resolve(template: Mapping[str, str], key: str, auto: str) -> str:
+    value = template.get(key, "auto").strip().lower()
+    return auto if value in ("auto", "") else value
+
+
+def final_timeseries_file(workdir: os.PathLike | str, prefer_h5py: bool = True) -> Path:
+    """The time-series HDF5 MintPy's last correction step produced (the one its velocity comes from).
+
+    ``velocity.h5`` records its source (``FILE_PATH``); without it the name is derived from the
+    configuration as MintPy does (``timeseries`` + ``_SET``, ``_ion``, ``_ERA5``/``_tropHgt``/...,
+    ``_ramp``, ``_demErr`` for each enabled correction).
+    """
+    workdir = Path(workdir)
+    velocity = workdir / "velocity.h5"
+    if velocity.is_file():
+        source = _H5(velocity, prefer_h5py).attrs().get("FILE_PATH", "")
+        if source:
+            candidate = workdir / Path(source).name
+            if candidate.is_file():
+                return candidate
+    template_path = workdir / "smallbaselineApp.cfg"
+    template = read_cfg(template_path) if template_path.is_file() else {}
+    name = "timeseries"
+    if _resolve(template, "mintpy.solidEarthTides", "no") not in ("no", "false"):
+        name += "_SET"
+    if _resolve(template, "mintpy.ionosphericDelay.method", "no") not in ("no", "false"):
+        name += "_ion"
+    tropo = _resolve(template, "mintpy.troposphericDelay.method", "pyaps")
+    if tropo == "pyaps":
+        name += (
+            "_"
+            + template.get("mintpy.troposphericDelay.weatherModel", "auto").replace("auto", "ERA5").upper()
+        )
+    elif tropo in ("height_correlation", "gacos", "opera"):
+        name += {"height_correlation": "_tropHgt", "gacos": "_GACOS", "opera": "_OPERA"}[tropo]
+    if _resolve(template, "mintpy.deramp", "no") not in ("no", "false"):
+        name += "_ramp"
+    if _resolve(template, "mintpy.topographicResidual", "yes") not in ("no", "false"):
+        name += "_demErr"
+    for candidate in (workdir / f"{name}.h5", workdir / "timeseries.h5"):
+        if candidate.is_file():
+            return candidate
+    raise InsarhubError(
+        f"No MintPy time series ({name}.h5 or timeseries.h5) in {workdir}; did the MintPy run finish?"
+    )
+
+
+# ---------------------------------------------------------------------------------------- writing
+def _check_grid(attrs: Mapping[str, str], shape: Sequence[int], grid: PreparedGrid, what: str) -> None:
+    """MintPy's grid must be the prepared one, or the GeoTIFFs would be misplaced."""
+    if tuple(shape[-2:]) != grid.shape:
+        raise InsarhubError(
+            f"{what} is {shape[-2]} x {shape[-1]} pixels but the prepared grid is {grid.height} x {grid.width}; "
+            "the work folder holds results of other products - run the time series again in a fresh folder."
+        )
+    x0, dx, _, y0, _, dy = grid.geotransform
+    try:
+        same = (
+            math.isclose(float(attrs["X_FIRST"]), x0, abs_tol=1e-3 * dx)
+            and math.isclose(float(attrs["Y_FIRST"]), y0, abs_tol=1e-3 * dx)
+            and math.isclose(float(attrs["X_STEP"]), dx, rel_tol=1e-6)
+            and math.isclose(float(attrs["Y_STEP"]), dy, rel_tol=1e-6)
+        )
+    except (KeyError, ValueError):
+        same = True  # no geocoding attributes: trust the shape
+    if not same:
+        raise InsarhubError(
+            f"{what} is not on the prepared grid (origin {attrs.get('X_FIRST')}, {attrs.get('Y_FIRST')}); "
+            "run the time series again in a fresh work folder."
+        )
+
+
+def _write_geotiff(
+    path: Path,
+    bands: Iterable[np.ndarray],
+    count: int,
+    grid: PreparedGrid,
+    *,
+    descriptions: Sequence[str],
+    units: str,
+    band_metadata: Sequence[Mapping[str, str]] = (),
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write Float32 bands (NaN = nodata) on ``grid``, atomically (temporary file, then rename)."""
+    from osgeo import gdal
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    options = ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES", "BIGTIFF=IF_SAFER"]
+    with _gdal_errors(pam=True):
+        ds = gdal.GetDriverByName("GTiff").Create(
+            str(tmp), grid.width, grid.height, count, gdal.GDT_Float32, options
+        )
+        try:
+            ds.SetGeoTransform(grid.geotransform)
+            ds.SetProjection(grid.crs_wkt)
+            if metadata:
+                ds.SetMetadata({k: str(v) for k, v in metadata.items()})
+            for i, data in enumerate(bands):
+                band = ds.GetRasterBand(i + 1)
+                band.SetNoDataValue(float("nan"))
+                band.SetDescription(descriptions[i])
+                band.SetUnitType(units)
+                meta = {"UNITS": units}
+                if i < len(band_metadata):
+                    meta.update(band_metadata[i])
+                band.SetMetadata(meta)
+                band.WriteArray(np.asarray(data, dtype=np.float32))
+            ds.FlushCache()
+        finally:
+            ds = None
+    os.replace(tmp, path)
+    aux = tmp.with_name(tmp.name + ".aux.xml")
+    if aux.exists():
+        os.replace(aux, path.with_name(path.name + ".aux.xml"))
+    return path
+
+
+def _mask(workdir: Path, grid: PreparedGrid, prefer_h5py: bool) -> np.ndarray:
+    """MintPy's reliable-pixel mask (temporal coherence above ``minTempCoh``), True = keep."""
+    reader = _H5(workdir / "maskTempCoh.h5", prefer_h5py)
+    mask = reader.read("mask").astype(bool)
+    _check_grid(reader.attrs(), mask.shape, grid, "maskTempCoh.h5")
+    return mask
+
+
+def export_results(
+    workdir: os.PathLike | str,
+    out_paths: Mapping[str, os.PathLike | str | None],
+    prepared: Prepared,
+    *,
+    prefer_h5py: bool = True,
+) -> Dict[str, str]:
+    """Write MintPy's results in ``workdir`` as GeoTIFFs on the prepared grid.
+
+    ``out_paths`` maps any of ``VELOCITY``, ``VELOCITY_STD``, ``TEMPORAL_COHERENCE``, ``DISPLACEMENT`` to a
+    ``.tif`` path (missing or None: not written):
+
+    * ``VELOCITY``, ``VELOCITY_STD``: one Float32 band, mm/year, LOS, positive towards the satellite,
+      NaN where ``maskTempCoh.h5`` masks the pixel; metadata ``UNITS``, ``SIGN``, reference pixel/date;
+    * ``TEMPORAL_COHERENCE``: MintPy's temporal coherence (0-1), unmasked;
+    * ``DISPLACEMENT``: mm, one band per date (description ``YYYYMMDD``), relative to the reference date
+      (whose band is 0) and reference pixel, masked like the velocity.
+
+    Returns the written paths by key, plus ``TIMESERIES``: the time-series HDF5 the velocity came from
+    (:func:`final_timeseries_file`).
+    """
+    workdir = Path(workdir)
+    grid = prepared.grid
+    unknown = set(out_paths) - set(OUTPUT_KEYS)
+    if unknown:
+        raise InputError(f"Unknown outputs {sorted(unknown)}; use {', '.join(OUTPUT_KEYS)}.")
+    vel_reader = _H5(workdir / "velocity.h5", prefer_h5py)
+    vel_attrs = vel_reader.attrs()
+    _check_grid(vel_attrs, vel_reader.shape("velocity"), grid, "velocity.h5")
+    mask = _mask(workdir, grid, prefer_h5py)
+    ts_file = final_timeseries_file(workdir, prefer_h5py)
+    common = {
+        "SIGN": SIGN_DESCRIPTION,
+        "REFERENCE_DATE": vel_attrs.get("REF_DATE", ""),
+        "START_DATE": vel_attrs.get("START_DATE", ""),
+        "END_DATE": vel_attrs.get("END_DATE", ""),
+        "SOURCE": "MintPy smallbaselineApp (InSARHub for QGIS)",
+        "TIMESERIES_FILE": ts_file.name,
+    }
+    if "REF_Y" in vel_attrs and "REF_X" in vel_attrs:
+        ref_row, ref_col = int(vel_attrs["REF_Y"]), int(vel_attrs["REF_X"])
+        ref_x, ref_y = grid.xy_of(ref_row, ref_col)
+        common["REFERENCE_PIXEL_ROW_COL"] = f"{ref_row},{ref_col}"
+        common["REFERENCE_POINT_XY"] = f"{ref_x:.3f},{ref_y:.3f}"
+        common["REFERENCE_POINT_EPSG"] = str(grid.epsg or "")
+    written: Dict[str, str] = {}
+
+    def masked(data: np.ndarray) -> np.ndarray:
+        out = np.asarray(data, dtype=np.float64)
+        return np.where(mask & np.isfinite(out), out, np.nan)
+
+    for key, dataset, description in (
+        ("VELOCITY", "velocity", "LOS velocity (mm/year, positive towards the satellite)"),
+        ("VELOCITY_STD", "velocityStd", "LOS velocity standard deviation (mm/year)"),
+    ):
+        target = out_paths.get(key)
+        if not target:
+            continue
+        data_mm_yr = masked(vel_reader.read(dataset) * 1000.0)
+        _write_geotiff(
+            Path(target),
+            [data_mm_yr],
+            1,
+            grid,
+            descriptions=[description],
+            units="mm/year",
+            band_metadata=[{"SIGN": SIGN_DESCRIPTION}],
+            metadata={**common, "QUANTITY": dataset},
+        )
+        written[key] = str(target)
+
+    target = out_paths.get("TEMPORAL_COHERENCE")
+    if target:
+        reader = _H5(workdir / "temporalCoherence.h5", prefer_h5py)
+        coh = reader.read("temporalCoherence").astype(np.float64)
+        _check_grid(reader.attrs(), coh.shape, grid, "temporalCoherence.h5")
+        _write_geotiff(
+            Path(target),
+            [np.where(np.isfinite(coh), coh, np.nan)],
+            1,
+            grid,
+            descriptions=["temporal coherence"],
+            units="1",
+            metadata={**common, "QUANTITY": "temporalCoherence"},
+        )
+        written["TEMPORAL_COHERENCE"] = str(target)
+
+    target = out_paths.get("DISPLACEMENT")
+    if target:
+        reader = _H5(ts_file, prefer_h5py)
+        ts_attrs = reader.attrs()
+        shape = reader.shape("timeseries")
+        _check_grid(ts_attrs, shape, grid, ts_file.name)
+        dates = reader.strings("date")
+        ref_date = ts_attrs.get("REF_DATE", dates[0] if dates else "")
+        bands = (masked(reader.read("timeseries", index=i) * 1000.0) for i in range(len(dates)))
+        _write_geotiff(
+            Path(target),
+            bands,
+            len(dates),
+            grid,
+            descriptions=dates,
+            units="mm",
+            band_metadata=[{"DATE": d, "SIGN": SIGN_DESCRIPTION} for d in dates],
+            metadata={
+                **common,
+                "QUANTITY": "displacement relative to the reference date",
+                "REFERENCE_DATE": ref_date,
+                "DATES": ",".join(dates),
+            },
+        )
+        written["DISPLACEMENT"] = str(target)
+
+    written["TIMESERIES"] = str(ts_file)
+    return written
+
+
+def export_insar_explorer_points(
+    workdir: os.PathLike | str,
+    gpkg_path: os.PathLike | str,
+    prepared: Prepared,
+    coherent_only: bool = True,
+    min_temporal_coherence: float = 0.7,
+    *,
+    prefer_h5py: bool = True,
+) -> Tuple[Path, int]:
+    """Write MintPy's results as a point GeoPackage that the InSAR Explorer plugin opens.
+
+    One point per pixel centre, in EPSG:4326 (longitude, latitude), layer ``mintpy``, with the fields of
+    MintPy's ``save_qgis``: ``CODE``, ``HEIGHT`` (m), ``H_STDEV``, ``VEL`` and ``V_STDEV`` (mm/year, LOS,
+    positive towards the satellite), ``COHERENCE`` (temporal), ``EFF_AREA`` and one ``DYYYYMMDD`` field per
+    date (displacement, mm, relative to the reference date). ``coherent_only``: only pixels MintPy's mask
+    keeps and whose temporal coherence is at least ``min_temporal_coherence``; otherwise every pixel with a
+    velocity. Returns ``(path, number of points)``.
+    """
+    from osgeo import ogr, osr
+
+    workdir = Path(workdir)
+    gpkg_path = Path(gpkg_path)
+    grid = prepared.grid
+    vel = _H5(workdir / "velocity.h5", prefer_h5py)
+    _check_grid(vel.attrs(), vel.shape("velocity"), grid, "velocity.h5")
+    coh = _H5(workdir / "temporalCoherence.h5", prefer_h5py)
+    ts = _H5(final_timeseries_file(workdir, prefer_h5py), prefer_h5py)
+    dates = ts.strings("date")
+    keep_mask = _mask(workdir, grid, prefer_h5py) if coherent_only else np.ones(grid.shape, dtype=bool)
+    height = _height(workdir, prepared, prefer_h5py)
+
+    source = _srs(grid.crs_wkt)
+    target = osr.SpatialReference()
+    target.ImportFromEPSG(4326)
+    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_wgs84 = osr.CoordinateTransformation(source, target)
+
+    gpkg_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = gpkg_path.with_name(f".{gpkg_path.stem}.partial.gpkg")
+    count = 0
+    with _gdal_errors(pam=True):
+        driver = ogr.GetDriverByName("GPKG")
+        if tmp.exists():
+            driver.DeleteDataSource(str(tmp))
+        ds = driver.CreateDataSource(str(tmp))
+        layer = ds.CreateLayer("mintpy", target, ogr.wkbPoint)
+        code = ogr.FieldDefn("CODE", ogr.OFTString)
+        code.SetWidth(8)
+        layer.CreateField(code)
+        for name in ("HEIGHT", "H_STDEV", "VEL", "V_STDEV", "COHERENCE"):
+            layer.CreateField(ogr.FieldDefn(name, ogr.OFTReal))
+        layer.CreateField(ogr.FieldDefn("EFF_AREA", ogr.OFTInteger))
+        for d in dates:
+            layer.CreateField(ogr.FieldDefn(f"D{d}", ogr.OFTReal))
+        defn = layer.GetLayerDefn()
+        layer.StartTransaction()
+        for r0 in range(0, grid.height, _ROW_BLOCK):
+            r1 = min(grid.height, r0 + _ROW_BLOCK)
+            v = vel.read("velocity", rows=(r0, r1)) * 1000.0
+            vs = vel.read("velocityStd", rows=(r0, r1)) * 1000.0
+            c = coh.read("temporalCoherence", rows=(r0, r1))
+            d = ts.read("timeseries", rows=(r0, r1)) * 1000.0
+            keep = keep_mask[r0:r1] & np.isfinite(v)
+            if coherent_only:
+                keep &= np.nan_to_num(c, nan=0.0) >= min_temporal_coherence
+            for row, col in zip(*np.nonzero(keep)):
+                x, y = grid.xy_of(r0 + int(row), int(col))
+                lon, lat = to_wgs84.TransformPoint(x, y)[:2]
+                count += 1
+                feature = ogr.Feature(defn)
+                point = ogr.Geometry(ogr.wkbPoint)
+                point.AddPoint_2D(lon, lat)
+                feature.SetGeometry(point)
+                feature.SetField("CODE", f"{count:08x}")
+                feature.SetField("HEIGHT", float(height[r0 + row, col]))
+                feature.SetField("H_STDEV", 0.0)
+                feature.SetField("VEL", float(v[row, col]))
+                feature.SetField("V_STDEV", float(vs[row, col]))
+                feature.SetField("COHERENCE", float(c[row, col]))
+                feature.SetField("EFF_AREA", 1)
+                for i, date in enumerate(dates):
+                    feature.SetField(f"D{date}", float(d[i, row, col]))
+                layer.CreateFeature(feature)
+        layer.CommitTransaction()
+        ds = None
+    os.replace(tmp, gpkg_path)
+    return gpkg_path, count
+
+
+def _height(workdir: Path, prepared: Prepared, prefer_h5py: bool) -> np.ndarray:
+    """DEM height (m) on the grid: MintPy's geometry file, else the clipped DEM it was loaded from."""
+    try:
+        reader = _H5(workdir / "inputs" / "geometryGeo.h5", prefer_h5py)
+        height = reader.read("height").astype(np.float64)
+        if height.shape == prepared.grid.shape:
+            return height
+    except (InsarhubError, OSError, RuntimeError, KeyError):
+        pass  # the clipped DEM below is the same data
+    from osgeo import gdal
+
+    dem = next(p for p in prepared.products if p.name == prepared.geometry_product).raster("dem")
+    with _gdal_errors(pam=True):
+        return gdal.Open(str(dem)).ReadAsArray().astype(np.float64)
+
+
+def reference_date_of(displacement_tif: os.PathLike | str) -> dt.date:
+    """The reference date recorded in a displacement GeoTIFF written by :func:`export_results`."""
+    from osgeo import gdal
+
+    with _gdal_errors(pam=True):
+        text = gdal.Open(str(displacement_tif)).GetMetadataItem("REFERENCE_DATE")
+    return dt.datetime.strptime(text, "%Y%m%d").date()
