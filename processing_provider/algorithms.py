@@ -5,9 +5,15 @@ from __future__ import annotations
 
 def all_algorithms() -> list:
     """Fresh instances of every InSARHub algorithm, in workflow order."""
+    from .download_products import DownloadProductsAlgorithm
     from .filter_scenes import FilterScenesAlgorithm
-    from .select_pairs import SelectPairsAlgorithm
     from .search_scenes import SearchScenesAlgorithm
+    from .select_pairs import SelectPairsAlgorithm
+    from .submit_jobs import SubmitJobsAlgorithm
     from .summarize_stacks import SummarizeStacksAlgorithm
+    from .watch_jobs import WatchJobsAlgorithm
 
-    return [SearchScenesAlgorithm(), SummarizeStacksAlgorithm(), FilterScenesAlgorithm(), SelectPairsAlgorithm()]
+    return [
+        SearchScenesAlgorithm(), SummarizeStacksAlgorithm(), FilterScenesAlgorithm(), SelectPairsAlgorithm(),
+        SubmitJobsAlgorithm(), WatchJobsAlgorithm(), DownloadProductsAlgorithm(),
+    ]
