@@ -7,6 +7,7 @@ def all_algorithms() -> list:
     """Fresh instances of every InSARHub algorithm, in workflow order."""
     from .download_products import DownloadProductsAlgorithm
     from .filter_scenes import FilterScenesAlgorithm
+    from .run_timeseries import RunTimeSeriesAlgorithm
     from .search_scenes import SearchScenesAlgorithm
     from .select_pairs import SelectPairsAlgorithm
     from .submit_jobs import SubmitJobsAlgorithm
@@ -16,4 +17,5 @@ def all_algorithms() -> list:
     return [
         SearchScenesAlgorithm(), SummarizeStacksAlgorithm(), FilterScenesAlgorithm(), SelectPairsAlgorithm(),
         SubmitJobsAlgorithm(), WatchJobsAlgorithm(), DownloadProductsAlgorithm(),
+        RunTimeSeriesAlgorithm(),
     ]

@@ -65,7 +65,7 @@ def style_footprints(layer: QgsVectorLayer, colour: QColor, label_expression: st
     layer.triggerRepaint()
 
 
-def _move_into(group: QgsLayerTreeGroup, layer: Any, project: QgsProject, checked: bool = True) -> None:
+def move_into_group(group: QgsLayerTreeGroup, layer: Any, project: QgsProject, checked: bool = True) -> None:
     root = project.layerTreeRoot()
     node = root.findLayer(layer.id())
     if node is None:
@@ -80,7 +80,7 @@ def _move_into(group: QgsLayerTreeGroup, layer: Any, project: QgsProject, checke
         node.setItemVisibilityChecked(checked)
 
 
-def _group(project: QgsProject, name: str) -> QgsLayerTreeGroup:
+def layer_group(project: QgsProject, name: str) -> QgsLayerTreeGroup:
     root = project.layerTreeRoot()
     return root.findGroup(name) or root.insertGroup(0, name)
 
@@ -105,12 +105,12 @@ class SearchLayersPostProcessor(QgsProcessingLayerPostProcessorInterface):
 
     def postProcessLayer(self, layer: Any, context: QgsProcessingContext, feedback: Any) -> None:  # noqa: N802
         project = context.project() or QgsProject.instance()
-        group = _group(project, self.group_name)
+        group = layer_group(project, self.group_name)
         if self.role == "summary":
-            _move_into(group, layer, project)
+            move_into_group(group, layer, project)
             return
         style_footprints(layer, QColor("#555555"))
-        _move_into(group, layer, project, checked=False)
+        move_into_group(group, layer, project, checked=False)
         for index, summary in enumerate(self.summaries):
             stack_layer = stack_subset_layer(layer, summary.stack)
             stack_layer.setName(f"{summary.stack} ({summary.flightDirection.lower()}, {summary.count} dates)")

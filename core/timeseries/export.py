@@ -3,8 +3,9 @@
 Every GeoTIFF is on the prepared grid (same CRS and geotransform as the clipped products). Velocity and its
 standard deviation are in **mm/year**, displacement in **mm**, line of sight, positive = towards the
 satellite (MintPy's sign: negative = away from it, e.g. subsidence), NaN (nodata) where MintPy's
-``maskTempCoh.h5`` masks the pixel. The HDF5 files are read with h5py when it is importable (it is in
-MintPy's Python, not necessarily in QGIS's), else with GDAL's HDF5 driver.
+``maskTempCoh.h5`` masks the pixel. The HDF5 files are read with GDAL's HDF5 driver by default: inside
+QGIS, importing an h5py wheel (which bundles its own HDF5) after GDAL has loaded the system HDF5 fails
+("Not a datatype") or crashes. ``prefer_h5py=True`` uses h5py where that is safe (plain Python).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _ROW_BLOCK = 256
 class _H5:
     """Read datasets and root attributes of a MintPy HDF5 file (h5py, else GDAL multidimensional API)."""
 
-    def __init__(self, path: Path, prefer_h5py: bool = True) -> None:
+    def __init__(self, path: Path, prefer_h5py: bool = False) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise InsarhubError(
@@ -128,7 +129,7 @@ def _resolve(template: Mapping[str, str], key: str, auto: str) -> str:
     return auto if value in ("auto", "") else value
 
 
-def final_timeseries_file(workdir: os.PathLike | str, prefer_h5py: bool = True) -> Path:
+def final_timeseries_file(workdir: os.PathLike | str, prefer_h5py: bool = False) -> Path:
     """The time-series HDF5 MintPy's last correction step produced (the one its velocity comes from).
 
     ``velocity.h5`` records its source (``FILE_PATH``); without it the name is derived from the
@@ -255,7 +256,7 @@ def export_results(
     out_paths: Mapping[str, os.PathLike | str | None],
     prepared: Prepared,
     *,
-    prefer_h5py: bool = True,
+    prefer_h5py: bool = False,
 ) -> Dict[str, str]:
     """Write MintPy's results in ``workdir`` as GeoTIFFs on the prepared grid.
 
@@ -374,7 +375,7 @@ def export_insar_explorer_points(
     coherent_only: bool = True,
     min_temporal_coherence: float = 0.7,
     *,
-    prefer_h5py: bool = True,
+    prefer_h5py: bool = False,
 ) -> Tuple[Path, int]:
     """Write MintPy's results as a point GeoPackage that the InSAR Explorer plugin opens.
 

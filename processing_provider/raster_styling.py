@@ -1,0 +1,152 @@
+"""How the time-series rasters look on the map (attached as post-processors, like the search's)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Sequence
+
+from qgis.core import (
+    QgsColorRampShader,
+    QgsDateTimeRange,
+    QgsProcessingContext,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRasterLayerTemporalProperties,
+    QgsRasterShader,
+    QgsSingleBandPseudoColorRenderer,
+    QgsStyle,
+)
+from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
+
+from .styling import layer_group, move_into_group
+
+ROBUST_PERCENTILE = 98.0
+
+
+def robust_limit(path: str, band: int = 1, percentile: float = ROBUST_PERCENTILE) -> float:
+    """The ``percentile`` of |value| over valid pixels (NaN and nodata ignored); 1.0 when none."""
+    import numpy as np
+    from osgeo import gdal
+
+    dataset = gdal.Open(path)
+    if dataset is None:
+        return 1.0
+    raster = dataset.GetRasterBand(band)
+    values = raster.ReadAsArray().astype("float64")
+    nodata = raster.GetNoDataValue()
+    valid = np.isfinite(values)
+    if nodata is not None and not math.isnan(nodata):
+        valid &= values != nodata
+    if not valid.any():
+        return 1.0
+    limit = float(np.percentile(np.abs(values[valid]), percentile))
+    return limit if limit > 0 else 1.0
+
+
+def diverging_renderer(layer: QgsRasterLayer, band: int, limit: float, unit: str) -> QgsSingleBandPseudoColorRenderer:
+    """A red-white-blue ramp symmetric about zero, clipped at ±``limit``; legend labelled in ``unit``.
+
+    Negative (away from the satellite, e.g. subsidence) is red, positive blue.
+    """
+    ramp = QgsStyle.defaultStyle().colorRamp("RdBu")
+    shader_function = QgsColorRampShader(-limit, limit)
+    shader_function.setColorRampType(QgsColorRampShader.Interpolated)
+    shader_function.setClip(False)
+    items = []
+    steps = 5
+    for index in range(steps):
+        fraction = index / (steps - 1)
+        value = -limit + 2 * limit * fraction
+        colour = ramp.color(fraction)
+        items.append(QgsColorRampShader.ColorRampItem(value, colour, f"{value:+.1f} {unit}" if value else f"0 {unit}"))
+    shader_function.setColorRampItemList(items)
+    shader_function.setSourceColorRamp(ramp)
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(shader_function)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
+    renderer.setClassificationMin(-limit)
+    renderer.setClassificationMax(limit)
+    return renderer
+
+
+def _date(text: str) -> QDateTime:
+    day = dt.datetime.strptime(text, "%Y%m%d").date()
+    return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0), Qt.UTC)
+
+
+class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Styles velocity and displacement and puts a run's rasters in one group."""
+
+    _alive: list[TimeSeriesPostProcessor] = []
+
+    def __init__(self, group_name: str, role: str, dates: Sequence[str]):
+        super().__init__()
+        self.group_name = group_name
+        self.role = role
+        self.dates = list(dates)
+
+    @classmethod
+    def create(cls, group_name: str, role: str, dates: Sequence[str]) -> TimeSeriesPostProcessor:
+        instance = cls(group_name, role, dates)
+        cls._alive.append(instance)
+        return instance
+
+    def postProcessLayer(self, layer: Any, context: QgsProcessingContext, feedback: Any) -> None:  # noqa: N802
+        project = context.project() or QgsProject.instance()
+        group = layer_group(project, self.group_name)
+        if self.role in ("VELOCITY", "VELOCITY_STD"):
+            limit = robust_limit(layer.source())
+            if self.role == "VELOCITY":
+                layer.setRenderer(diverging_renderer(layer, 1, limit, "mm/yr"))
+                layer.setName("Velocity (mm/yr, LOS, + towards satellite)")
+            else:
+                layer.setName("Velocity std (mm/yr)")
+            move_into_group(group, layer, project, checked=self.role == "VELOCITY")
+        elif self.role == "TEMPORAL_COHERENCE":
+            layer.setName("Temporal coherence")
+            move_into_group(group, layer, project, checked=False)
+        elif self.role == "DISPLACEMENT":
+            layer.setName("Displacement (mm, all dates)")
+            move_into_group(group, layer, project, checked=False)
+            self._temporal_layers(layer, group, project)
+        layer.triggerRepaint()
+
+    def _temporal_layers(self, layer: Any, group: Any, project: QgsProject) -> None:
+        """One layer per date on the same file, each active for its own date range.
+
+        QGIS 3.22 gives a raster layer one fixed temporal range, not one per band; per-date
+        layers let the Temporal Controller step through the dates.
+        """
+        dates = self.dates
+        count = layer.bandCount()
+        if count != len(dates):
+            dates = [layer.dataProvider().bandDescription(b) or str(b) for b in range(1, count + 1)]
+        limit = robust_limit(layer.source(), band=count)
+        subgroup = group.addGroup("Displacement by date (Temporal Controller)")
+        for band, date in enumerate(dates, start=1):
+            view = QgsRasterLayer(layer.source(), f"{date[:4]}-{date[4:6]}-{date[6:8]}", "gdal")
+            view.setRenderer(diverging_renderer(view, band, limit, "mm"))
+            try:
+                start = _date(date)
+                end = _date(dates[band]) if band < len(dates) else start.addDays(1)
+            except ValueError:
+                continue
+            properties = view.temporalProperties()
+            properties.setIsActive(True)
+            properties.setMode(QgsRasterLayerTemporalProperties.ModeFixedTemporalRange)
+            properties.setFixedTemporalRange(QgsDateTimeRange(start, end, True, False))
+            project.addMapLayer(view, False)
+            subgroup.addLayer(view)
+
+
+def style_timeseries_outputs(context: QgsProcessingContext, outputs: dict, dates: Sequence[Any], run_name: str) -> None:
+    """Attach the post-processors that group and style a run's rasters when they are loaded."""
+    group_name = f"InSARHub time series {run_name} " + dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    date_texts = [d.strftime("%Y%m%d") if hasattr(d, "strftime") else str(d).replace("-", "") for d in dates]
+    for role in ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT"):
+        path = outputs.get(role)
+        if path and context.willLoadLayerOnCompletion(path):
+            details = context.layerToLoadOnCompletionDetails(path)
+            details.setPostProcessor(TimeSeriesPostProcessor.create(group_name, role, date_texts))
