@@ -7,6 +7,7 @@ import math
 from typing import Any, Sequence
 
 from qgis.core import (
+    QgsColorRampLegendNodeSettings,
     QgsColorRampShader,
     QgsDateTimeRange,
     QgsProcessingContext,
@@ -45,12 +46,24 @@ def robust_limit(path: str, band: int = 1, percentile: float = ROBUST_PERCENTILE
     return limit if limit > 0 else 1.0
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^n that is at least ``value`` (> 0)."""
+    exponent = math.floor(math.log10(value))
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        candidate = step * 10**exponent
+        if candidate >= value * (1 - 1e-9):
+            return float(candidate)
+    return float(10 ** (exponent + 1))
+
+
 def diverging_renderer(layer: QgsRasterLayer, band: int, limit: float, unit: str) -> QgsSingleBandPseudoColorRenderer:
     """A red-white-blue ramp symmetric about zero, clipped at ±``limit``; legend labelled in ``unit``.
 
     Negative (away from the satellite, e.g. subsidence) is red, positive blue.
     """
     ramp = QgsStyle.defaultStyle().colorRamp("RdBu")
+    # A legend with round numbers: the limit goes up to the next round value.
+    limit = nice_ceiling(limit)
     shader_function = QgsColorRampShader(-limit, limit)
     shader_function.setColorRampType(QgsColorRampShader.Interpolated)
     shader_function.setClip(False)
@@ -60,15 +73,29 @@ def diverging_renderer(layer: QgsRasterLayer, band: int, limit: float, unit: str
         fraction = index / (steps - 1)
         value = -limit + 2 * limit * fraction
         colour = ramp.color(fraction)
-        items.append(QgsColorRampShader.ColorRampItem(value, colour, f"{value:+.1f} {unit}" if value else f"0 {unit}"))
+        label = f"{value:+g} {unit}" if value else f"0 {unit}"
+        items.append(QgsColorRampShader.ColorRampItem(value, colour, label))
     shader_function.setColorRampItemList(items)
     shader_function.setSourceColorRamp(ramp)
+    legend = QgsColorRampLegendNodeSettings()
+    legend.setUseContinuousLegend(False)  # the labelled steps, with their unit
+    shader_function.setLegendSettings(legend)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(shader_function)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
     renderer.setClassificationMin(-limit)
     renderer.setClassificationMax(limit)
     return renderer
+
+
+def band_descriptions(path: str) -> list[str]:
+    """The band descriptions of a raster (``YYYYMMDD`` for the displacement), read with GDAL."""
+    from osgeo import gdal
+
+    dataset = gdal.Open(path)
+    if dataset is None:
+        return []
+    return [dataset.GetRasterBand(b).GetDescription() for b in range(1, dataset.RasterCount + 1)]
 
 
 def _date(text: str) -> QDateTime:
@@ -100,7 +127,7 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
             limit = robust_limit(layer.source())
             if self.role == "VELOCITY":
                 layer.setRenderer(diverging_renderer(layer, 1, limit, "mm/yr"))
-                layer.setName("Velocity (mm/yr, LOS, + towards satellite)")
+                layer.setName("Velocity (mm/yr, + towards satellite)")
             else:
                 layer.setName("Velocity std (mm/yr)")
             move_into_group(group, layer, project, checked=self.role == "VELOCITY")
@@ -108,7 +135,9 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
             layer.setName("Temporal coherence")
             move_into_group(group, layer, project, checked=False)
         elif self.role == "DISPLACEMENT":
-            layer.setName("Displacement (mm, all dates)")
+            count = layer.bandCount()
+            layer.setRenderer(diverging_renderer(layer, count, robust_limit(layer.source(), band=count), "mm"))
+            layer.setName("Displacement (mm; shown: last date)")
             move_into_group(group, layer, project, checked=False)
             self._temporal_layers(layer, group, project)
         layer.triggerRepaint()
@@ -122,7 +151,7 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
         dates = self.dates
         count = layer.bandCount()
         if count != len(dates):
-            dates = [layer.dataProvider().bandDescription(b) or str(b) for b in range(1, count + 1)]
+            dates = band_descriptions(layer.source())
         limit = robust_limit(layer.source(), band=count)
         subgroup = group.addGroup("Displacement by date (Temporal Controller)")
         for band, date in enumerate(dates, start=1):

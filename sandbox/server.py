@@ -1,0 +1,249 @@
+"""The sandbox: CMR and HyP3 stand-ins wired to a product maker with a known deformation signal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import sys
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT / "tests", ROOT / ".venv" / "qgis-plugins"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import numpy as np  # noqa: E402
+from fakes.cmr import CMRStandIn, load_fixture  # noqa: E402
+from fakes.hyp3 import HyP3StandIn, job_granules  # noqa: E402
+from fakes.products import Grid, make_product  # noqa: E402
+from shapely.geometry import shape  # noqa: E402
+
+#: Any token works with the sandbox; this one says what it is.
+SANDBOX_TOKEN = "sandbox-token-not-a-secret"
+FIXTURES = ("s1_burst_174_372326_IW3_stack", "s1_slc_fairbanks_p94_f210_stack", "s1_slc_single", "s1_burst_single")
+
+# The known signal: a subsidence bowl (line of sight, away from the satellite) at the centre of
+# every stack's scene, on a stable background.
+BOWL_AMPLITUDE_MM_YR = -30.0
+BOWL_SIGMA_M = 1200.0  # small against the scene, so its edges are stable ground for the reference
+SCENE_SIZE_PX = (120, 100)  # width, height of the area products cover, at 80 m
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Where a stack's synthetic interferograms lie: a UTM grid centred on its footprints."""
+
+    stack: str
+    grid: Grid
+    centre_x: float
+    centre_y: float
+
+    def velocity_mm_yr(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The truth: LOS velocity in mm/yr (positive towards the satellite) at map coordinates."""
+        r2 = (np.asarray(x) - self.centre_x) ** 2 + (np.asarray(y) - self.centre_y) ** 2
+        return BOWL_AMPLITUDE_MM_YR * np.exp(-r2 / (2 * BOWL_SIGMA_M**2))
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the UTM zone of a point (north 326xx, south 327xx)."""
+    zone = int(math.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def _to_utm(lon: float, lat: float, epsg: int) -> tuple[float, float]:
+    from osgeo import osr
+
+    source, target = osr.SpatialReference(), osr.SpatialReference()
+    source.ImportFromEPSG(4326)
+    target.ImportFromEPSG(epsg)
+    for ref in (source, target):
+        ref.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    x, y, _ = osr.CoordinateTransformation(source, target).TransformPoint(lon, lat)
+    return x, y
+
+
+class Sandbox:
+    """CMR + HyP3 emulators on loopback; use as a context manager.
+
+    ``env`` holds the environment variables that point the plugin at it.
+    """
+
+    def __init__(self, workdir: str | Path | None = None, records: list[dict] | None = None, polls_per_state: int = 1):
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="insarhub-sandbox-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.records = records if records is not None else [r for name in FIXTURES for r in load_fixture(name)]
+        self._by_name = {}
+        for record in self.records:
+            props = record["asf_properties"]
+            self._by_name[props["sceneName"]] = record
+            self._by_name[props["fileID"]] = record
+        self._perp_m = self._baselines()
+        self.scenes: dict[str, Scene] = {}
+        self._lock = threading.Lock()
+        self._made = 0
+        self.cmr = CMRStandIn(self.records, tmpdir=self.workdir / "cmr")
+        self.hyp3 = HyP3StandIn(
+            credits=8000,
+            polls_per_state=polls_per_state,
+            product_factory=self._product,
+            tmpdir=self.workdir / "hyp3",
+            user_id="SANDBOX",
+        )
+
+    # ---- life cycle ---------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.cmr.close()
+        self.hyp3.close()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables that point InSARHub at this sandbox."""
+        return {
+            "INSARHUB_CMR_HOST": self.cmr.host,
+            "INSARHUB_CA_BUNDLE": self.cmr.ca_file,
+            "INSARHUB_HYP3_URL": self.hyp3.url,
+            "EARTHDATA_TOKEN": SANDBOX_TOKEN,
+        }
+
+    # ---- the scenes and their truth -----------------------------------------------------------
+    def _baselines(self) -> dict[str, float]:
+        """Perpendicular baseline (m) of every record against its stack's reference, from the orbits."""
+        from insarhub_qgis.core import records as core_records
+        from insarhub_qgis.core.baselines import baselines_by_stack
+
+        products = core_records.products_from_records(
+            {"umm": json.dumps(r["umm"]), "cmrMeta": json.dumps(r["meta"])} for r in self.records
+        )
+        perp: dict[str, float] = {}
+        for stack in baselines_by_stack(products).values():
+            perp.update(stack.perp_baseline_m)
+        return perp
+
+    def scene_for(self, record: dict) -> Scene:
+        """The scene of a record's stack (created on first use, then fixed)."""
+        props = record["asf_properties"]
+        burst = (props.get("burst") or {}).get("fullBurstID")
+        stack = burst or f"P{props['pathNumber']}_F{props['frameNumber']}"
+        if stack not in self.scenes:
+            footprint = shape(_umm_polygon(record["umm"]))
+            lon, lat = footprint.centroid.x, footprint.centroid.y
+            epsg = utm_epsg(lon, lat)
+            x, y = _to_utm(lon, lat, epsg)
+            width, height = SCENE_SIZE_PX
+            origin_x = math.floor((x - width * 40) / 80) * 80
+            origin_y = math.ceil((y + height * 40) / 80) * 80
+            grid = Grid(epsg=epsg, pixel_size=80.0, origin_x=origin_x, origin_y=origin_y, width=width, height=height)
+            self.scenes[stack] = Scene(stack, grid, origin_x + width * 40, origin_y - height * 40)
+        return self.scenes[stack]
+
+    def truth_at(self, stack: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The velocity truth (mm/yr) of a stack, as a function of its scene's map coordinates."""
+        return self.scenes[stack].velocity_mm_yr
+
+    # ---- HyP3 products ----------------------------------------------------------------------
+    def _product(self, job: dict) -> Path:
+        """An interferogram for a succeeded job, consistent with its two scenes."""
+        params = job["job_parameters"]
+        if job["job_type"] == "INSAR_ISCE_MULTI_BURST":
+            reference_names, secondary_names = list(params["reference"]), list(params["secondary"])
+        else:
+            names = sorted(job_granules(job), key=lambda n: self._record(n)["asf_properties"]["startTime"])
+            reference_names, secondary_names = [names[0]], [names[1]]
+        reference = self._record(reference_names[0])["asf_properties"]
+        secondary = self._record(secondary_names[0])["asf_properties"]
+        scene = self.scene_for(self._record(reference_names[0]))
+        pair_key = "|".join(sorted(reference_names + secondary_names))
+        digest = int(hashlib.sha256(pair_key.encode()).hexdigest()[:8], 16)
+        # Real stacks always have a few unwrapping errors (and MintPy 1.6.4's quick_overview fails
+        # on a stack with none): the first product made and about one in twelve get one.
+        with self._lock:
+            self._made += 1
+            unwrap_error = self._made == 1 or digest % 12 == 0
+        # Real products of one stack differ in extent by a few pixels: so do these.
+        grid = scene.grid.shifted(digest % 3, (digest // 3) % 3, -(digest // 9) % 3 - 2, -(digest // 27) % 3 - 2)
+        burst = reference.get("burst") or {}
+        perp = self._perp_m.get(secondary["fileID"], 0.0) - self._perp_m.get(reference["fileID"], 0.0)
+        out = self.workdir / "products" / str(job["job_id"])
+        folder = make_product(
+            out,
+            _when(reference["startTime"]),
+            _when(secondary["startTime"]),
+            job_type=job["job_type"],
+            grid=grid,
+            scene=scene.grid,
+            velocity_mm_yr=scene.velocity_mm_yr,
+            perp_baseline_m=perp,
+            seed=digest,
+            unwrap_error=unwrap_error,
+            as_zip=False,
+            polarization=(reference.get("polarization") or "VV")[:2],
+            flight_direction=reference.get("flightDirection", "ASCENDING"),
+            relative_orbit=int(reference.get("pathNumber") or 1),
+            burst_id=int(burst.get("relativeBurstID") or 1),
+            swath=int((burst.get("subswath") or "IW2")[-1]),
+            missions=(_mission(reference), _mission(secondary)),
+            include_dem=True,
+            include_look_vectors=True,
+        )
+        _name_real_granules(folder, reference_names, secondary_names)
+        return _zip_folder(folder)
+
+    def _record(self, name: str) -> dict:
+        record = self._by_name.get(name) or self._by_name.get(name.removesuffix("-SLC"))
+        if record is None:
+            raise KeyError(f"the sandbox has no record named {name}")
+        return record
+
+
+def _umm_polygon(umm: dict) -> dict:
+    points = umm["SpatialExtent"]["HorizontalSpatialDomain"]["Geometry"]["GPolygons"][0]["Boundary"]["Points"]
+    return {"type": "Polygon", "coordinates": [[(p["Longitude"], p["Latitude"]) for p in points]]}
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None, microsecond=0)
+
+
+def _mission(props: dict) -> str:
+    platform = (props.get("platform") or "Sentinel-1A").upper()
+    return platform[-1] if platform[-1] in "ABCD" else "A"
+
+
+def _name_real_granules(folder: Path, reference: list[str], secondary: list[str]) -> None:
+    """Make the product's metadata name the real granules it was 'made' from."""
+    txt = folder / f"{folder.name}.txt"
+    lines = txt.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("Reference Granule:"):
+            lines[index] = "Reference Granule: " + ", ".join(reference)
+        elif line.startswith("Secondary Granule:"):
+            lines[index] = "Secondary Granule: " + ", ".join(secondary)
+    txt.write_text("\n".join(lines) + "\n")
+
+
+def _zip_folder(folder: Path) -> Path:
+    """``NAME.zip`` holding the single top folder ``NAME/`` (as HyP3's products)."""
+    target = folder.parent / f"{folder.name}.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    shutil.rmtree(folder)
+    return target
