@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from ..__about__ import __icon_path__, __version__
+from ..__about__ import PLUGIN_DIR, __icon_path__, __version__
 from .algorithms import all_algorithms
 
 
@@ -30,3 +30,10 @@ class InsarhubProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm in all_algorithms():
             self.addAlgorithm(algorithm)
+        # The graphical models shipped with the plugin (models/*.model3).
+        for path in sorted((PLUGIN_DIR / "models").glob("*.model3")):
+            model = QgsProcessingModelAlgorithm()
+            if model.fromFile(str(path)):
+                self.addAlgorithm(model)
+            else:
+                QgsMessageLog.logMessage(f"Could not load the model {path}", "InSARHub")
