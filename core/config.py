@@ -2,6 +2,12 @@
 
 An environment variable wins over the plugin's setting (QgsSettings, passed in here as a
 plain mapping so this module stays Qt-free), which wins over the default.
+
+``INSARHUB_ASF_DOWNLOAD_BASE`` (setting ``asf_download_base``) is a sandbox/testing
+setting: when set, the scheme and host of every ASF download URL (``datapool.asf.alaska.edu``,
+``sentinel1-burst.asf.alaska.edu``, any ``*.asf.alaska.edu``) are replaced by this base, so
+that scene downloads go to a local stand-in (see :func:`rewrite_asf_url`). Empty (the
+default): ASF's own hosts.
 """
 
 from __future__ import annotations
@@ -24,22 +30,52 @@ ENV_BY_SETTING: dict[str, str] = {
     "hyp3_url": "INSARHUB_HYP3_URL",
     "ca_bundle": "INSARHUB_CA_BUNDLE",
     "mintpy_python": "INSARHUB_MINTPY_PYTHON",
+    "asf_download_base": "INSARHUB_ASF_DOWNLOAD_BASE",
 }
+ASF_DOMAIN = "asf.alaska.edu"
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where CMR and HyP3 are, which CA file to trust, and the MintPy interpreter."""
+    """Where CMR and HyP3 are, which CA file to trust, the MintPy interpreter, and (sandbox
+    and tests only) where ASF's download hosts are replaced (``asf_download_base``)."""
 
     cmr_host: str = DEFAULT_CMR_HOST
     hyp3_url: str = DEFAULT_HYP3_URL
     ca_bundle: str = ""
     mintpy_python: str = ""
+    asf_download_base: str = ""
 
     @property
     def is_default(self) -> bool:
         """True when both services are ASF's production ones."""
         return self.cmr_host == DEFAULT_CMR_HOST and self.hyp3_url == DEFAULT_HYP3_URL
+
+    def asf_download_url(self, url: str) -> str:
+        """``url`` with ASF's download host replaced by ``asf_download_base`` when that is set."""
+        return rewrite_asf_url(url, self.asf_download_base)
+
+
+def is_asf_download_host(host: str | None) -> bool:
+    """True for ``asf.alaska.edu`` and its subdomains (datapool, sentinel1-burst, ...)."""
+    host = (host or "").lower().rstrip(".")
+    return host == ASF_DOMAIN or host.endswith("." + ASF_DOMAIN)
+
+
+def rewrite_asf_url(url: str, base: str) -> str:
+    """Replace the scheme and host of an ASF download URL by ``base`` (a sandbox stand-in).
+
+    ``https://datapool.asf.alaska.edu/SLC/SA/x.zip`` with base ``http://127.0.0.1:8000/asf``
+    becomes ``http://127.0.0.1:8000/asf/SLC/SA/x.zip`` (path and query kept). URLs of other
+    hosts, and every URL when ``base`` is empty, are returned unchanged.
+    """
+    if not base:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not is_asf_download_host(parts.hostname):
+        return url
+    rebuilt = base.rstrip("/") + (parts.path or "/")
+    return f"{rebuilt}?{parts.query}" if parts.query else rebuilt
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -88,6 +124,22 @@ def resolve_endpoints(
             "sandbox) may; use https."
         )
     values["hyp3_url"] = hyp3_url
+
+    download_base = values["asf_download_base"].rstrip("/")
+    if download_base:
+        parts = urlsplit(download_base)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigurationError(
+                f"The ASF download base '{download_base}' (INSARHUB_ASF_DOWNLOAD_BASE, a sandbox/testing "
+                "setting) is not a URL; use something like http://127.0.0.1:8000, or leave it empty "
+                "to download from ASF."
+            )
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ConfigurationError(
+                f"The ASF download base '{download_base}' uses plain http; only a loopback address (a "
+                "local sandbox) may; use https."
+            )
+    values["asf_download_base"] = download_base
 
     ca_bundle = values["ca_bundle"]
     if ca_bundle and not os.path.isfile(ca_bundle):

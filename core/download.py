@@ -12,6 +12,8 @@ complete. This engine instead:
   integrity (CRC of every member);
 * retries 5xx, 429 (``Retry-After`` honoured), timeouts and dropped connections with backoff,
   stops at once on 404 and reports 401/403 as a credential/EULA problem;
+* asks again after ``202 Accepted`` (ASF's burst extractor answers it while it cuts a burst
+  out of its SLC) for up to ``pending_timeout_s``;
 * runs ``workers`` files in parallel, reports ``progress(bytes_done, bytes_total, eta_s)`` and
   polls ``is_cancelled()`` from the calling thread (so both may talk to Qt), and checks the
   free disk space before it starts.
@@ -74,6 +76,8 @@ CHUNK_SIZE = 64 * 1024  # network reads: small enough for smooth progress and a 
 _HASH_BLOCK = 1024 * 1024
 DEFAULT_TIMEOUT_S = (15.0, 60.0)  # (connect, read between two chunks)
 _PROGRESS_INTERVAL_S = 0.2
+_PENDING_POLL_S = 1.0  # ask again this often after HTTP 202 (as asf_search does for bursts)
+_PENDING_POLL_MAX_S = 30.0
 
 
 # ---- small shared helpers -------------------------------------------------------------------
@@ -266,6 +270,14 @@ class _AccessDenied(Exception):
     """401/403: a credential / EULA problem that will hit every file; stops the whole run."""
 
 
+class _Pending(Exception):
+    """HTTP 202: the server is still preparing the file; ask again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("HTTP 202")
+        self.retry_after = retry_after
+
+
 class _Stopped(Exception):
     """The run is stopping (cancel, or another file hit an access problem)."""
 
@@ -325,6 +337,7 @@ class _Run:
     verify_zip: bool
     chunk_size: int
     timeout_s: Any
+    pending_timeout_s: float = 120.0
 
 
 def _verify(
@@ -384,6 +397,7 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
     transferred = 0
     failures = 0
     attempts_left_total = max(1, run.retry.attempts) * 10  # a flaky line may make progress for long
+    pending_waited = 0.0
     etag_seen: str | None = None
     server_total: int | None = item.size
     last_error = ""
@@ -424,6 +438,8 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
                             )
                     elif status in (401, 403):
                         raise _AccessDenied(_access_message(status, item))
+                    elif status == 202:
+                        raise _Pending(retry_after_seconds(response.headers.get("Retry-After")))
                     elif status == 404:
                         raise _Permanent("not found on the server (HTTP 404)")
                     elif status == 429 or status >= 500:
@@ -507,6 +523,16 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
             delay = run.retry.delay(max(1, failures), exc.retry_after)
             log.info("%s: %s; retrying in %.1f s", item.filename, last_error, delay)
             _sleep_or_stop(delay, run)
+        except _Pending as exc:
+            attempts_left_total += 1  # waiting for the file to be prepared is not a failure
+            delay = min(_PENDING_POLL_MAX_S, exc.retry_after if exc.retry_after is not None else _PENDING_POLL_S)
+            if pending_waited + delay > run.pending_timeout_s:
+                return fail(
+                    f"the server was still preparing the file (HTTP 202) after {pending_waited:.0f} s; "
+                    "run the download again later"
+                )
+            pending_waited += delay
+            _sleep_or_stop(delay, run)
         except _Permanent as exc:
             return fail(str(exc))
 
@@ -563,6 +589,7 @@ def download_files(
     verify_zip: bool = True,
     chunk_size: int = CHUNK_SIZE,
     timeout_s: Any = DEFAULT_TIMEOUT_S,
+    pending_timeout_s: float = 120.0,
 ) -> DownloadReport:
     """Download ``items`` into ``dest_folder``, verified, resumable and in parallel.
 
@@ -585,6 +612,8 @@ def download_files(
         verify_zip: Check the CRC of every member of ``.zip`` files.
         chunk_size: Bytes per read.
         timeout_s: ``requests`` timeout (connect, read).
+        pending_timeout_s: How long a file may stay ``202 Accepted`` (being prepared by the
+            server, like a burst being extracted) before it counts as failed.
 
     Returns:
         A :class:`DownloadReport`; permanent per-file failures (404, a file that stays
@@ -626,7 +655,9 @@ def download_files(
     for index, item in enumerate(items):
         if item.size is not None:
             counter.set(index, 0, item.size)
-    run = _Run(session, dest, retry, counter, threading.Event(), verify_zip, chunk_size, timeout_s)
+    run = _Run(
+        session, dest, retry, counter, threading.Event(), verify_zip, chunk_size, timeout_s, pending_timeout_s
+    )
     report = DownloadReport([DownloadOutcome(item, dest / item.filename, "cancelled") for item in items])
     access_error: str | None = None
     cancelled = False

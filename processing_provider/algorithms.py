@@ -6,6 +6,7 @@ from __future__ import annotations
 def all_algorithms() -> list:
     """Fresh instances of every InSARHub algorithm, in workflow order."""
     from .download_products import DownloadProductsAlgorithm
+    from .download_scenes import DownloadScenesAlgorithm
     from .filter_scenes import FilterScenesAlgorithm
     from .run_timeseries import RunTimeSeriesAlgorithm
     from .search_scenes import SearchScenesAlgorithm
@@ -15,7 +16,8 @@ def all_algorithms() -> list:
     from .watch_jobs import WatchJobsAlgorithm
 
     return [
-        SearchScenesAlgorithm(), SummarizeStacksAlgorithm(), FilterScenesAlgorithm(), SelectPairsAlgorithm(),
+        SearchScenesAlgorithm(), SummarizeStacksAlgorithm(), FilterScenesAlgorithm(), DownloadScenesAlgorithm(),
+        SelectPairsAlgorithm(),
         SubmitJobsAlgorithm(), WatchJobsAlgorithm(), DownloadProductsAlgorithm(),
         RunTimeSeriesAlgorithm(),
     ]

@@ -45,17 +45,20 @@ def render() -> str:
     ]
     for algorithm in sorted(provider.algorithms(), key=lambda a: (a.group(), a.id())):
         lines += [f"## `{algorithm.id()}`: {algorithm.displayName()}", ""]
+        model_help = algorithm.helpContent() if hasattr(algorithm, "helpContent") else {}
         help_file = ROOT / "processing_provider" / "help" / f"{algorithm.name()}.html"
         if help_file.exists():
             paragraphs = re.split(r"</p>\s*<p>", help_file.read_text())
             lines += [_plain(p) + "\n" for p in paragraphs]
-        elif algorithm.shortDescription() or algorithm.shortHelpString():
+        elif model_help.get("ALG_DESC"):
+            lines += [_plain(model_help["ALG_DESC"]), ""]
+        elif algorithm.shortHelpString():
             lines += [_plain(algorithm.shortHelpString().split("<h3>")[0]), ""]
         lines += ["| parameter | type | default | description |", "|---|---|---|---|"]
         for definition in algorithm.parameterDefinitions():
             optional = " (optional)" if definition.flags() & definition.FlagOptional else ""
             advanced = " (advanced)" if definition.flags() & definition.FlagAdvanced else ""
-            text = _plain(definition.help() or definition.description())
+            text = _plain(definition.help() or model_help.get(definition.name()) or definition.description())
             lines.append(f"| `{definition.name()}` | {definition.type()}{optional}{advanced} | {_default(definition)} | {text} |")
         outputs = [o for o in algorithm.outputDefinitions() if not any(p.name() == o.name() for p in algorithm.destinationParameterDefinitions())]
         if outputs:

@@ -46,19 +46,31 @@ def build() -> QgsProcessingModelAlgorithm:
         "ALG_CREATOR": "InSARHub",
     })
     inputs = [
-        (QgsProcessingParameterFeatureSource("AOI", "Area of interest", [QgsProcessing.TypeVectorPolygon]), 0),
-        (QgsProcessingParameterDateTime("START", "Start date", type=QgsProcessingParameterDateTime.Date), 1),
-        (QgsProcessingParameterDateTime("END", "End date", type=QgsProcessingParameterDateTime.Date), 2),
-        (QgsProcessingParameterEnum("PROCESSING_LEVEL", "Product", ["SLC", "BURST"], defaultValue="SLC", usesStaticStrings=True), 3),
-        (QgsProcessingParameterString("STACK", "Stack (path/frame like 94/210, or a full burst id)"), 4),
+        (QgsProcessingParameterFeatureSource("AOI", "Area of interest", [QgsProcessing.TypeVectorPolygon]),
+         "Polygons of the area to study, any CRS (selected features only, if ticked)."),
+        (QgsProcessingParameterDateTime("START", "Start date", type=QgsProcessingParameterDateTime.Date),
+         "First acquisition date (YYYY-MM-DD)."),
+        (QgsProcessingParameterDateTime("END", "End date", type=QgsProcessingParameterDateTime.Date),
+         "Last acquisition date (YYYY-MM-DD)."),
+        (QgsProcessingParameterEnum("PROCESSING_LEVEL", "Product", ["SLC", "BURST"], defaultValue="SLC", usesStaticStrings=True),
+         "SLC scenes (for INSAR_GAMMA) or bursts (for the ISCE burst jobs)."),
+        (QgsProcessingParameterString("STACK", "Stack (path/frame like 94/210, or a full burst id)"),
+         "The one stack to process: run insarhub:searchscenes first to see the stacks over your AOI."),
         (QgsProcessingParameterEnum(
             "JOB_TYPE", "HyP3 job type", ["INSAR_GAMMA", "INSAR_ISCE_BURST", "INSAR_ISCE_MULTI_BURST"],
-            defaultValue="INSAR_GAMMA", usesStaticStrings=True), 5),
-        (QgsProcessingParameterString("PROJECT_NAME", "HyP3 project name", defaultValue="insarhub"), 6),
-        (QgsProcessingParameterAuthConfig("AUTH", "Earthdata login (QGIS authentication)", optional=True), 7),
-        (QgsProcessingParameterNumber("POLL_INTERVAL", "First poll interval (s)", QgsProcessingParameterNumber.Double, defaultValue=30, minValue=0.1), 8),
+            defaultValue="INSAR_GAMMA", usesStaticStrings=True),
+         "INSAR_GAMMA for SLC pairs, INSAR_ISCE_BURST for burst pairs."),
+        (QgsProcessingParameterString("PROJECT_NAME", "HyP3 project name", defaultValue="insarhub"),
+         "Prefix of the HyP3 job names (reruns recognise jobs already submitted)."),
+        (QgsProcessingParameterAuthConfig("AUTH", "Earthdata login (QGIS authentication)", optional=True),
+         "Empty: EARTHDATA_TOKEN, then ~/.netrc."),
+        (QgsProcessingParameterNumber("POLL_INTERVAL", "First poll interval (s)", QgsProcessingParameterNumber.Double, defaultValue=30, minValue=0.1),
+         "Seconds between the first status polls while waiting for HyP3."),
     ]
-    for definition, row in inputs:
+    # Parameter help lives in the model's help content (what the modeler's help editor writes).
+    model.setHelpContent({**model.helpContent(), **{d.name(): text for d, text in inputs}})
+    for row, (definition, helptext) in enumerate(inputs):
+        definition.setHelp(helptext)
         parameter = QgsProcessingModelParameter(definition.name())
         parameter.setPosition(QPointF(120, 60 + 70 * row))
         model.addModelParameter(definition, parameter)
