@@ -38,7 +38,11 @@ def install_commands(packages: Sequence[str]) -> dict[str, str]:
     """The command that installs ``packages`` into QGIS's Python, per platform."""
     names = " ".join(packages)
     return {
-        "Linux": f"/usr/bin/python3 -m pip install --user {names}",
+        # shapely (an asf_search dependency) must be built against the GEOS QGIS itself loads.
+        "Linux": (
+            f"sudo apt install libgeos-dev python3-dev && "
+            f"/usr/bin/python3 -m pip install --user --no-binary shapely {names}"
+        ),
         "Windows": f"python -m pip install {names}   (in the OSGeo4W Shell, as administrator)",
         "macOS": f"/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user {names}",
     }

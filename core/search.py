@@ -327,21 +327,45 @@ def search(
     before every page and every retry wait, raising :class:`CancelledError`.
     """
     import asf_search
-    from asf_search.CMR.subquery import build_subqueries
-    from asf_search.CMR.translate import translate_opts
-    from asf_search.constants import INTERNAL
-    from asf_search.search.search_generator import as_ASFProduct, preprocess_opts
 
     asf_search.REPORT_ERRORS = False
     request = validate(request)
     retry = retry or RetryPolicy()
     cancelled = is_cancelled or (lambda: False)
     say = log or (lambda message: None)
+    own_session = session is None
     opts = search_options(request, endpoints, session)
     session = opts.session
+    try:
+        return _search_pages(request, opts, session, url_host=endpoints.cmr_host, progress=progress,
+                             cancelled=cancelled, say=say, retry=retry, timeout_s=timeout_s)
+    finally:
+        if own_session:
+            # The products keep the session, but its pooled TLS sockets are not needed any more.
+            session.close()
+
+
+def _search_pages(
+    request: SearchRequest,
+    opts: Any,
+    session: Any,
+    *,
+    url_host: str,
+    progress: ProgressCallback | None,
+    cancelled: Callable[[], bool],
+    say: Callable[[str], None],
+    retry: RetryPolicy,
+    timeout_s: float,
+) -> SearchResult:
+    """Page through every sub-query of validated options; see :func:`search`."""
+    from asf_search.CMR.subquery import build_subqueries
+    from asf_search.CMR.translate import translate_opts
+    from asf_search.constants import INTERNAL
+    from asf_search.search.search_generator import as_ASFProduct, preprocess_opts
+
     preprocess_opts(opts)
     queries = build_subqueries(opts)
-    url = f"https://{endpoints.cmr_host}{INTERNAL.CMR_GRANULE_PATH}"
+    url = f"https://{url_host}{INTERNAL.CMR_GRANULE_PATH}"
 
     seen: dict[str, Any] = {}
     hits_total = 0
