@@ -6,6 +6,8 @@ from qgis.core import Qgis, QgsApplication
 
 from ..core import deps
 
+MENU = "&InSARHub"
+
 
 class InsarhubPlugin:
     """Entry point: ``initProcessing`` (also headless, for qgis_process), ``initGui``, ``unload``."""
@@ -13,6 +15,9 @@ class InsarhubPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
+        self.action = None
+        self.dock = None
+        self.options_factory = None
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS' name)
         """Register the ``insarhub`` provider (once), with or without a desktop GUI."""
@@ -26,6 +31,26 @@ class InsarhubPlugin:
     def initGui(self) -> None:  # noqa: N802
         self.initProcessing()
         self.notify_missing_dependencies()
+        if self.iface is None:
+            return
+        from qgis.PyQt.QtGui import QIcon
+        from qgis.PyQt.QtWidgets import QAction
+
+        from ..__about__ import __icon_path__
+
+        self.action = QAction(QIcon(str(__icon_path__)), "InSARHub", self.iface.mainWindow())
+        self.action.setObjectName("insarhubDockAction")
+        self.action.setToolTip("InSARHub: Sentinel-1 InSAR time series (search, pairs, HyP3, MintPy)")
+        self.action.setCheckable(True)
+        self.action.toggled.connect(self.show_dock)
+        self.iface.addToolBarIcon(self.action)
+        self.iface.addPluginToRasterMenu(MENU, self.action)
+
+        from ..ui.options import InsarhubOptionsFactory
+
+        self.options_factory = InsarhubOptionsFactory()
+        self.options_factory.setTitle("InSARHub")
+        self.iface.registerOptionsWidgetFactory(self.options_factory)
 
     def notify_missing_dependencies(self) -> list[str]:
         """Say in the message bar which packages are missing and how to install them."""
@@ -36,8 +61,49 @@ class InsarhubPlugin:
             )
         return missing
 
+    def show_dock(self, visible: bool = True):
+        """Open (creating it the first time) or hide the dock; returns it."""
+        if self.dock is None:
+            if not visible:
+                return None
+            from qgis.PyQt.QtCore import Qt
+
+            from ..ui.dock import InsarhubDock
+
+            self.dock = InsarhubDock(self.iface, self.iface.mainWindow())
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            main_window = self.iface.mainWindow()
+            if hasattr(main_window, "resizeDocks"):  # wide enough for its forms on first opening
+                main_window.resizeDocks([self.dock], [430], Qt.Horizontal)
+            self.dock.visibilityChanged.connect(self._dock_visibility_changed)
+        self.dock.setUserVisible(visible)
+        if visible:
+            self.dock.aoi.choose_default()  # the selected features, when the active layer has a selection
+            self.dock.raise_()
+        return self.dock
+
+    def _dock_visibility_changed(self, visible: bool) -> None:
+        if self.action is not None and self.action.isChecked() != visible:
+            self.action.blockSignals(True)
+            self.action.setChecked(visible)
+            self.action.blockSignals(False)
+
     def unload(self) -> None:
         """Remove everything this plugin added."""
+        if self.dock is not None:
+            self.dock.cleanup()
+            self.iface.removeDockWidget(self.dock)
+            self.dock.setParent(None)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.action is not None:
+            self.iface.removePluginRasterMenu(MENU, self.action)
+            self.iface.removeToolBarIcon(self.action)
+            self.action.deleteLater()
+            self.action = None
+        if self.options_factory is not None:
+            self.iface.unregisterOptionsWidgetFactory(self.options_factory)
+            self.options_factory = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -29,9 +29,8 @@ def _default(definition) -> str:
 
 
 def render() -> str:
-    from qgis.core import QgsApplication
-
     from insarhub_qgis.processing_provider.provider import InsarhubProvider
+    from qgis.core import QgsApplication
 
     provider = InsarhubProvider()
     QgsApplication.processingRegistry().addProvider(provider)

@@ -18,7 +18,6 @@ from qgis.core import (  # noqa: E402
     QgsProcessing,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
-    QgsProcessingModelChildParameterSource as Source,
     QgsProcessingModelOutput,
     QgsProcessingModelParameter,
     QgsProcessingParameterAuthConfig,
@@ -28,6 +27,7 @@ from qgis.core import (  # noqa: E402
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
+from qgis.core import QgsProcessingModelChildParameterSource as Source  # noqa: E402
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
 MODEL_PATH = ROOT / "models" / "insar_time_series_from_an_aoi.model3"

@@ -7,10 +7,9 @@ import sqlite3
 
 import pytest
 from fakes.cmr import CMRStandIn, load_fixture
-from process_helpers import clean_env, run_algorithm
-
 from insarhub_qgis.core import records
 from insarhub_qgis.core.pairs import select_pairs
+from process_helpers import clean_env, run_algorithm
 
 pytestmark = pytest.mark.slow
 BURSTS = load_fixture("s1_burst_174_372326_IW3_stack")

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from insarhub_qgis.processing_provider.raster_styling import (
+    TimeSeriesPostProcessor,
+    nice_ceiling,
+    robust_limit,
+)
 from osgeo import gdal, osr
 from qgis.core import (
     QgsDateTimeRange,
@@ -11,9 +16,7 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime, Qt
-
-from insarhub_qgis.processing_provider.raster_styling import TimeSeriesPostProcessor, nice_ceiling, robust_limit
+from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
 
 def _write(path, bands, descriptions=()):

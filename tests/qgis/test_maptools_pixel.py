@@ -1,0 +1,173 @@
+"""The dock's map tools: a click on a pixel of a DISPLACEMENT GeoTIFF charts that pixel's values
+against the band dates with the linear velocity fit (several pixels on one chart, exported to
+CSV and PNG); a click with the reference tool sets the REFERENCE_POINT of runtimeseries."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import insarhub_qgis
+import numpy as np
+import pytest
+from insarhub_qgis.ui import state
+from insarhub_qgis.ui.maptools import fit_velocity, read_pixel_series
+from osgeo import gdal, osr
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+)
+from qgis.gui import QgsMapMouseEvent
+from qgis.PyQt.QtCore import QEvent, QPoint, Qt
+
+DATES = [dt.date(2020, 1, 2) + dt.timedelta(days=24 * k) for k in range(6)]
+ORIGIN_X, ORIGIN_Y, PIXEL = 500000.0, 4100000.0, 40.0
+UTM = QgsCoordinateReferenceSystem("EPSG:32633")
+WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+
+
+def _displacement(path, width=20, height=15):
+    """Band k holds, at pixel (row, col), -(row + 2*col) * k mm: a known series per pixel; nodata in one corner."""
+    dataset = gdal.GetDriverByName("GTiff").Create(str(path), width, height, len(DATES), gdal.GDT_Float32)
+    dataset.SetGeoTransform((ORIGIN_X, PIXEL, 0, ORIGIN_Y, 0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    dataset.SetProjection(srs.ExportToWkt())
+    rows, cols = np.mgrid[0:height, 0:width]
+    for k, date in enumerate(DATES):
+        band = dataset.GetRasterBand(k + 1)
+        values = (-(rows + 2 * cols) * k).astype("float32")
+        values[0, 0] = np.nan
+        band.WriteArray(values)
+        band.SetNoDataValue(float("nan"))
+        band.SetDescription(date.strftime("%Y%m%d"))
+    dataset = None
+    return str(path)
+
+
+def _expected(row, col):
+    return [float(-(row + 2 * col) * k) for k in range(len(DATES))]
+
+
+def _pixel_centre(row, col):
+    return QgsPointXY(ORIGIN_X + (col + 0.5) * PIXEL, ORIGIN_Y - (row + 0.5) * PIXEL)
+
+
+@pytest.fixture()
+def dock(qgis_iface, qgis_processing, qgis_new_project, qgis_canvas):
+    state.clear_state()
+    qgis_canvas.setDestinationCrs(WGS84)  # not the raster's CRS: clicks are reprojected
+    plugin = insarhub_qgis.classFactory(qgis_iface)
+    plugin.initGui()
+    dock = plugin.show_dock(True)
+    yield dock
+    plugin.unload()
+
+
+@pytest.fixture()
+def displacement(tmp_path, qgis_canvas):
+    layer = QgsRasterLayer(
+        _displacement(tmp_path / "displacement.tif"), "Displacement (mm, all dates)", "gdal"
+    )
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    extent = QgsCoordinateTransform(UTM, WGS84, QgsProject.instance()).transformBoundingBox(layer.extent())
+    qgis_canvas.setExtent(extent)
+    qgis_canvas.refresh()
+    return layer
+
+
+def _click(canvas, tool, point_in_canvas_crs):
+    pixel = canvas.getCoordinateTransform().transform(point_in_canvas_crs)
+    position = QPoint(int(round(pixel.x())), int(round(pixel.y())))
+    tool.canvasPressEvent(
+        QgsMapMouseEvent(canvas, QEvent.MouseButtonPress, position, Qt.LeftButton, Qt.LeftButton)
+    )
+    tool.canvasReleaseEvent(
+        QgsMapMouseEvent(canvas, QEvent.MouseButtonRelease, position, Qt.LeftButton, Qt.NoButton)
+    )
+
+
+def _to_canvas(point):
+    return QgsCoordinateTransform(UTM, WGS84, QgsProject.instance()).transform(point)
+
+
+def test_read_pixel_series_returns_the_known_values_and_dates(displacement):
+    series = read_pixel_series(displacement, _pixel_centre(7, 3), UTM)
+    assert series.dates == DATES
+    assert series.values_mm == _expected(7, 3)
+    # -(7 + 6) mm per 24 days -> mm/yr
+    assert series.velocity_mm_per_year == pytest.approx(-13 * 365.25 / 24, rel=1e-6)
+    nodata = read_pixel_series(displacement, _pixel_centre(0, 0), UTM)
+    assert all(np.isnan(nodata.values_mm)) and nodata.velocity_mm_per_year is None
+    with pytest.raises(ValueError, match="outside"):
+        read_pixel_series(displacement, QgsPointXY(0, 0), UTM)
+    assert fit_velocity(DATES[:1], [1.0]) == (None, None)
+
+
+def test_clicking_pixels_charts_them_and_exports_csv_and_png(dock, displacement, qgis_canvas, tmp_path):
+    dock.displacementLayer.setLayer(displacement)
+    dock.chartPixels.click()
+    assert qgis_canvas.mapTool() is dock.pixel_tool
+
+    _click(qgis_canvas, dock.pixel_tool, _to_canvas(_pixel_centre(7, 3)))
+    _click(qgis_canvas, dock.pixel_tool, _to_canvas(_pixel_centre(2, 10)))
+    assert qgis_canvas.mapTool() is dock.pixel_tool  # stays on for more pixels
+    chart = dock.chart
+    assert [s.label for s in chart.series] == ["P1", "P2"]
+    assert chart.series[0].values_mm == _expected(7, 3) and chart.series[1].values_mm == _expected(2, 10)
+    assert chart.series[1].velocity_mm_per_year == pytest.approx(-22 * 365.25 / 24, rel=1e-6)
+    assert len(dock.pixel_markers) == 2 and "P2" in dock.tsResult.text()
+    lines = chart.figure.axes[0].get_lines()
+    assert len(lines) == 1 + 2 * 2  # the zero line, then data and fit per pixel
+    assert "mm/yr" in chart.figure.axes[0].get_legend().get_texts()[0].get_text()
+
+    csv_path = dock.export_chart_csv(str(tmp_path / "pixels.csv"))
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * len(DATES)
+    first = [r for r in rows if r["point"] == "P1"]
+    assert [r["date"] for r in first] == [d.isoformat() for d in DATES]
+    assert [float(r["displacement_mm"]) for r in first] == _expected(7, 3)
+    assert float(first[0]["x"]) == pytest.approx(ORIGIN_X + 3.5 * PIXEL, abs=PIXEL / 2)
+    assert first[0]["crs"] == "EPSG:32633"
+    assert float(first[0]["velocity_mm_per_year"]) == pytest.approx(-13 * 365.25 / 24, rel=1e-4)
+
+    png_path = dock.export_chart_png(str(tmp_path / "pixels.png"))
+    with open(png_path, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "pixels.png").stat().st_size > 10_000
+
+    dock.clearChart.click()
+    assert not chart.series and not dock.pixel_markers
+    dock.chartPixels.click()
+    assert qgis_canvas.mapTool() is not dock.pixel_tool
+
+
+def test_reference_point_is_picked_on_the_map(dock, displacement, qgis_canvas, tmp_path):
+    dock.pickReference.click()
+    assert qgis_canvas.mapTool() is dock.reference_tool
+    target = _to_canvas(_pixel_centre(4, 4))
+    _click(qgis_canvas, dock.reference_tool, target)
+    assert qgis_canvas.mapTool() is not dock.reference_tool and not dock.pickReference.isChecked()
+    text = dock.referencePoint.text()
+    assert text.endswith("[EPSG:4326]")
+    x, y = (float(v) for v in text.split(" [")[0].split(","))
+    assert (x, y) == pytest.approx((target.x(), target.y()), abs=1e-3)
+    assert dock.reference_marker is not None
+
+    dock.tsProducts.setFilePath(str(tmp_path))
+    parameters = dock.timeseries_parameters()
+    assert parameters["REFERENCE_POINT"] == text and parameters["PRODUCTS_FOLDER"] == str(tmp_path)
+    assert "AOI" not in parameters and "EXTENT" not in parameters
+    dock.tsCropAoi.setChecked(True)
+    qgis_canvas.setExtent(QgsRectangle(14.9, 37.0, 15.1, 37.1))
+    dock.aoiUseCanvas.click()
+    assert "EXTENT" in dock.timeseries_parameters()
+    dock.clearReference.click()
+    assert dock.referencePoint.text() == "" and dock.reference_marker is None
+    assert "REFERENCE_POINT" not in dock.timeseries_parameters()

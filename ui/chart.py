@@ -1,0 +1,142 @@
+"""The pixel time-series chart of the dock: displacement (mm) against date, a linear fit per
+pixel, several pixels on one chart; export of its data (CSV) and of the picture (PNG).
+
+matplotlib's Qt canvas with a ``matplotlib.figure.Figure`` (never pyplot: pyplot keeps global
+state and may switch backends inside QGIS).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from qgis.PyQt.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+from .maptools import PixelSeries
+
+# matplotlib's tab10, so a pixel's marker on the map matches its line
+COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
+CSV_COLUMNS = ["point", "x", "y", "crs", "date", "displacement_mm", "fit_mm", "velocity_mm_per_year"]
+
+
+class TimeSeriesChart(QWidget):
+    """A matplotlib figure in the dock holding the pixels clicked so far."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from matplotlib.backends.backend_qt5agg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(4.5, 3.0), dpi=100)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.canvas.setMinimumHeight(200)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.series: list[PixelSeries] = []
+        self.redraw()
+
+    def colour(self, index: int) -> str:
+        return COLOURS[index % len(COLOURS)]
+
+    def add_series(self, series: PixelSeries) -> str:
+        """Add a pixel; returns its colour (for its marker on the map)."""
+        self.series.append(series)
+        self.redraw()
+        return self.colour(len(self.series) - 1)
+
+    def clear(self) -> None:
+        self.series = []
+        self.redraw()
+
+    def redraw(self) -> None:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        self.figure.clear()
+        axes = self.figure.add_subplot(111)
+        axes.set_xlabel("Date")
+        axes.set_ylabel("LOS displacement (mm)")
+        axes.axhline(0, color="#999999", linewidth=0.6)
+        axes.grid(True, linewidth=0.3)
+        if not self.series:
+            axes.text(
+                0.5,
+                0.5,
+                "Click pixels on the map",
+                ha="center",
+                va="center",
+                transform=axes.transAxes,
+                color="#777777",
+            )
+        for index, series in enumerate(self.series):
+            colour = self.colour(index)
+            rate = (
+                "no fit"
+                if series.velocity_mm_per_year is None
+                else f"{series.velocity_mm_per_year:+.1f} mm/yr"
+            )
+            axes.plot(
+                series.dates,
+                series.values_mm,
+                "o-",
+                color=colour,
+                markersize=3,
+                linewidth=0.8,
+                label=f"{series.label} ({rate})",
+            )
+            if series.velocity_mm_per_year is not None:
+                axes.plot(series.dates, series.fitted(), "--", color=colour, linewidth=1.0)
+        if self.series:
+            axes.legend(fontsize="x-small", loc="best")
+            locator = AutoDateLocator(maxticks=6)
+            axes.xaxis.set_major_locator(locator)
+            axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        self.figure.tight_layout()
+        self.canvas.draw_idle()
+
+    def rows(self) -> list[dict[str, object]]:
+        """The chart's data, one row per pixel and date (the CSV's rows)."""
+        rows = []
+        for series in self.series:
+            for date, value, fit in zip(series.dates, series.values_mm, series.fitted()):
+                rows.append(
+                    {
+                        "point": series.label,
+                        "x": series.x,
+                        "y": series.y,
+                        "crs": series.crs,
+                        "date": date.isoformat(),
+                        "displacement_mm": "" if math.isnan(value) else round(value, 4),
+                        "fit_mm": "" if math.isnan(fit) else round(fit, 4),
+                        "velocity_mm_per_year": ""
+                        if series.velocity_mm_per_year is None
+                        else round(series.velocity_mm_per_year, 4),
+                    }
+                )
+        return rows
+
+    def export_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows())
+        return path
+
+    def export_png(self, path: str | Path, dpi: int = 150) -> Path:
+        path = Path(path)
+        self.figure.savefig(str(path), dpi=dpi)
+        return path

@@ -1,0 +1,151 @@
+"""What the dock shows of a HyP3 jobs file (read with :mod:`core.hyp3.jobs_store`) and of a
+pairs layer's cost (priced with :func:`core.hyp3.submit.plan_jobs` and the shipped cost tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+EXPIRY_WARNING = timedelta(days=3)
+RUNNING_STATUSES = ("PENDING", "RUNNING")
+COLUMNS = ("Pair", "Status", "Job id", "Expires", "Downloaded")
+
+
+@dataclass
+class JobRow:
+    """One line of the jobs table."""
+
+    name: str
+    pair: str
+    status: str
+    job_id: str
+    expires: str  # ISO time or ""
+    files_total: int
+    files_verified: int
+    expires_soon: bool
+    expired: bool
+    resubmissions: int
+
+    @property
+    def downloaded(self) -> str:
+        if not self.files_total:
+            return ""
+        return f"{self.files_verified}/{self.files_total}"
+
+    def cells(self) -> list[str]:
+        status = self.status + (f" (retry {self.resubmissions})" if self.resubmissions else "")
+        expires = self.expires[:16].replace("T", " ") if self.expires else ""
+        if self.expired:
+            expires += " (expired)"
+        return [self.pair, status, self.job_id[:8], expires, self.downloaded]
+
+
+def job_rows(path: str | Path, now: datetime | None = None) -> list[JobRow]:
+    """Rows of the jobs file at ``path`` (InputError from the store when it is damaged)."""
+    from ..core.hyp3.jobs_store import JobsFile, parse_time
+
+    now = now or datetime.now(timezone.utc)
+    store = JobsFile.load(path)
+    rows = []
+    for entry in store:
+        latest = entry.latest
+        verified = sum(1 for f in entry.files if f.verified)
+        expires = parse_time(entry.expiration_time) if entry.expiration_time else None
+        complete = bool(entry.files) and verified == len(entry.files)
+        rows.append(
+            JobRow(
+                name=entry.name,
+                pair=entry.describe(),
+                status=entry.status,
+                job_id=latest.job_id if latest else "",
+                expires=entry.expiration_time or "",
+                files_total=len(entry.files),
+                files_verified=verified,
+                expires_soon=(
+                    entry.status == "SUCCEEDED"
+                    and expires is not None
+                    and now < expires <= now + EXPIRY_WARNING
+                    and not complete
+                ),
+                expired=expires is not None and expires <= now and entry.status == "SUCCEEDED",
+                resubmissions=max(0, len(entry.jobs) - 1),
+            )
+        )
+    return rows
+
+
+def expiry_message(rows: list[JobRow]) -> str:
+    """A warning for products that expire within 3 days and are not downloaded ("" when none)."""
+    soon = [r for r in rows if r.expires_soon]
+    gone = [r for r in rows if r.expired and r.files_verified < r.files_total]
+    parts = []
+    if soon:
+        first = min(r.expires for r in soon)[:16].replace("T", " ")
+        parts.append(
+            f"{len(soon)} product(s) expire on HyP3 within 3 days (first at {first} UTC) and are not downloaded: "
+            "download them now."
+        )
+    if gone:
+        parts.append(f"{len(gone)} product(s) expired before download: resubmit those pairs.")
+    return " ".join(parts)
+
+
+def summary(rows: list[JobRow]) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items())) or "No jobs."
+
+
+def any_running(rows: list[JobRow]) -> bool:
+    return any(r.status in RUNNING_STATUSES for r in rows)
+
+
+def guess_job_type(layer: Any) -> str | None:
+    """INSAR_GAMMA for SLC pairs, INSAR_ISCE_BURST for single bursts, INSAR_ISCE_MULTI_BURST for several."""
+    if layer is None or "reference" not in layer.fields().names():
+        return None
+    for feature in layer.getFeatures():
+        reference = str(feature["reference"] or "")
+        if "," in reference:
+            return "INSAR_ISCE_MULTI_BURST"
+        if reference.upper().endswith("-BURST"):
+            return "INSAR_ISCE_BURST"
+        if "_SLC_" in reference:
+            return "INSAR_GAMMA"
+        return None
+    return None
+
+
+@dataclass
+class CostEstimate:
+    pairs: int
+    jobs: int
+    credits: float
+    job_type: str
+    looks: str
+    error: str = ""
+
+    def message(self) -> str:
+        if self.error:
+            return f"{self.pairs} pair(s). Cost as {self.job_type} {self.looks}: {self.error}"
+        return f"{self.jobs} job(s) as {self.job_type} {self.looks}: {self.credits:g} HyP3 credits."
+
+
+def pairs_cost(layer: Any, job_type: str, looks: str, project_name: str = "insarhub") -> CostEstimate:
+    """What submitting every pair of ``layer`` would cost, from the shipped job specs and cost tables."""
+    from ..core.errors import InsarhubError
+    from ..core.hyp3.submit import plan_jobs
+
+    pairs = []
+    if layer is not None and {"reference", "secondary"} <= set(layer.fields().names()):
+        pairs = [(str(f["reference"]), str(f["secondary"])) for f in layer.getFeatures()]
+    if not pairs:
+        return CostEstimate(0, 0, 0.0, job_type, looks, "no pairs.")
+    try:
+        plan = plan_jobs(pairs, job_type, {"looks": looks}, project_name or "insarhub")
+    except InsarhubError as exc:
+        return CostEstimate(len(pairs), 0, 0.0, job_type, looks, str(exc))
+    return CostEstimate(len(pairs), len(plan.jobs), plan.total_cost, job_type, looks)
