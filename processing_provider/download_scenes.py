@@ -6,7 +6,6 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSource,
@@ -18,7 +17,7 @@ from .base import InsarhubAlgorithm, with_help
 from .credentials import credentials_from_auth_config
 from .download_products import format_eta
 from .features import read_records
-from .footprints import check_footprint_fields
+from .footprints import footprint_source
 from .hyp3_common import AUTH, auth_parameter
 from .settings import endpoints
 
@@ -91,10 +90,7 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
         from ..core.hyp3.credentials import resolve_credentials
         from ..core.search import RetryPolicy
 
-        source = self.parameterAsSource(parameters, self.INPUT, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        check_footprint_fields(source, ("sceneName", "url", "stack"))
+        source = footprint_source(self, parameters, self.INPUT, context, ("sceneName", "url", "stack"))
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         records = [record for record, _ in read_records(source, context, feedback)]
         feedback.setProgress(0)

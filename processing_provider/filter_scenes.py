@@ -18,7 +18,7 @@ from qgis.core import (
 from .aoi_params import aoi_parameters, resolve_aoi
 from .base import InsarhubAlgorithm, with_help
 from .features import WGS84, make_feature, read_records
-from .footprints import check_footprint_fields
+from .footprints import footprint_source
 from .search_scenes import date_parameter, date_value
 
 
@@ -84,10 +84,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core.stacks import SceneFilter
 
-        source = self.parameterAsSource(parameters, self.INPUT, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        check_footprint_fields(source, ("stack", "startTime"))
+        source = footprint_source(self, parameters, self.INPUT, context, ("stack", "startTime"))
         aoi = resolve_aoi(self, parameters, context)
         criteria = SceneFilter.build(
             stacks=self.parameterAsString(parameters, self.STACKS, context),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from qgis.core import QgsFeatureSource, QgsProcessingException
 
@@ -16,3 +16,12 @@ def check_footprint_fields(source: QgsFeatureSource, needed: Sequence[str]) -> N
             f"The input layer lacks the field(s) {', '.join(missing)}: it is not an InSARHub footprint layer. "
             "Use the output of insarhub:searchscenes (or a GeoPackage saved from it)."
         )
+
+
+def footprint_source(algorithm: Any, parameters: dict, name: str, context: Any, needed: Sequence[str]) -> QgsFeatureSource:
+    """The feature source of parameter ``name``, refused unless it has the ``needed`` fields."""
+    source = algorithm.parameterAsSource(parameters, name, context)
+    if source is None:
+        raise QgsProcessingException(algorithm.invalidSourceError(parameters, name))
+    check_footprint_fields(source, needed)
+    return source

@@ -22,7 +22,7 @@ from qgis.core import (
 from ..core.schema import PAIR_FIELDS
 from .base import InsarhubAlgorithm, with_help
 from .features import WGS84, make_feature, make_fields, read_records
-from .footprints import check_footprint_fields
+from .footprints import footprint_source
 
 
 def _optional_number(algorithm: Any, parameters: dict, name: str, context: Any) -> float | None:
@@ -138,10 +138,7 @@ class SelectPairsAlgorithm(InsarhubAlgorithm):
             months=self.parameterAsString(parameters, self.MONTHS, context),
             force_connected=self.parameterAsBool(parameters, self.FORCE_CONNECTED, context),
         )
-        source = self.parameterAsSource(parameters, self.INPUT, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        check_footprint_fields(source, ("sceneName", "stack", "startTime", "umm", "cmrMeta"))
+        source = footprint_source(self, parameters, self.INPUT, context, ("sceneName", "stack", "startTime", "umm", "cmrMeta"))
         multi_burst = self.parameterAsBool(parameters, self.MULTI_BURST, context)
 
         feedback.setProgressText("Reading footprints and computing baselines from the orbit state vectors")

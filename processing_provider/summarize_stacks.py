@@ -18,7 +18,7 @@ from ..core.schema import SUMMARY_FIELDS
 from .aoi_params import aoi_parameters, resolve_aoi
 from .base import InsarhubAlgorithm, with_help
 from .features import make_feature, make_fields, read_records
-from .footprints import check_footprint_fields
+from .footprints import footprint_source
 
 
 class SummarizeStacksAlgorithm(InsarhubAlgorithm):
@@ -54,10 +54,7 @@ class SummarizeStacksAlgorithm(InsarhubAlgorithm):
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core import stacks as core_stacks
 
-        source = self.parameterAsSource(parameters, self.INPUT, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
-        check_footprint_fields(source, ("stack", "startTime", "flightDirection"))
+        source = footprint_source(self, parameters, self.INPUT, context, ("stack", "startTime", "flightDirection"))
         aoi = resolve_aoi(self, parameters, context)
         rows = list(read_records(source, context, feedback))
         summaries = core_stacks.summarize(rows, aoi.geometry if aoi else None)
