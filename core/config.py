@@ -51,6 +51,18 @@ class Endpoints:
         """True when both services are ASF's production ones."""
         return self.cmr_host == DEFAULT_CMR_HOST and self.hyp3_url == DEFAULT_HYP3_URL
 
+    def describe(self, service: str) -> str:
+        """How to name the ``"cmr"`` or ``"hyp3"`` endpoint to the user: ASF's, a SANDBOX, or another."""
+        address = self.cmr_host if service == "cmr" else self.hyp3_url
+        default = DEFAULT_CMR_HOST if service == "cmr" else DEFAULT_HYP3_URL
+        name = "CMR" if service == "cmr" else "HyP3"
+        if address == default:
+            return f"ASF's {name} ({address})"
+        host = address.split("://")[-1].split("/")[0].rsplit(":", 1)[0].strip("[]")
+        if _is_loopback(host):
+            return f"the SANDBOX {name} at {address} (a local emulator: not real Sentinel-1 data)"
+        return f"the {name} at {address} (not ASF's production service)"
+
     def asf_download_url(self, url: str) -> str:
         """``url`` with ASF's download host replaced by ``asf_download_base`` when that is set."""
         return rewrite_asf_url(url, self.asf_download_base)

@@ -6,6 +6,7 @@ from typing import Any
 
 from qgis.core import QgsProcessingParameterAuthConfig
 
+from ..core.config import DEFAULT_HYP3_URL
 from .base import with_help
 from .credentials import credentials_from_auth_config
 from .settings import endpoints
@@ -30,7 +31,7 @@ def connect_client(algorithm: Any, parameters: dict, context: Any, feedback: Any
     auth_id = algorithm.parameterAsString(parameters, AUTH, context)
     credentials = resolve_credentials(credentials_from_auth_config(auth_id))
     service = endpoints()
-    if service.hyp3_url != "https://hyp3-api.asf.alaska.edu":
-        feedback.pushInfo(f"HyP3 API: {service.hyp3_url} (not ASF's production HyP3).")
+    if service.hyp3_url != DEFAULT_HYP3_URL:
+        feedback.pushWarning(f"Using {service.describe('hyp3')}.")
     feedback.pushInfo(f"Using {credentials.described}.")
     return Hyp3Client.connect(service, credentials, is_cancelled=feedback.isCanceled)

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from ..core.config import DEFAULT_CMR_HOST
 from ..core.schema import FLIGHT_DIRECTIONS, FOOTPRINT_FIELDS, PROCESSING_LEVELS, SUMMARY_FIELDS
 from . import styling
 from .aoi_params import aoi_parameters, resolve_aoi
@@ -157,8 +158,8 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             max_results=self.parameterAsInt(parameters, self.MAX_RESULTS, context),
         )
         service = endpoints()
-        if not service.is_default:
-            feedback.pushInfo(f"Searching CMR at {service.cmr_host} (not ASF's production CMR).")
+        if service.cmr_host != DEFAULT_CMR_HOST:
+            feedback.pushWarning(f"Searching {service.describe('cmr')}.")
 
         def progress(fetched: int, hits: int) -> None:
             feedback.setProgressText(f"Fetched {fetched} of {hits} records")

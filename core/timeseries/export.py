@@ -381,7 +381,7 @@ def export_insar_explorer_points(
 
     One point per pixel centre, in EPSG:4326 (longitude, latitude), layer ``mintpy``, with the fields of
     MintPy's ``save_qgis``: ``CODE``, ``HEIGHT`` (m), ``H_STDEV``, ``VEL`` and ``V_STDEV`` (mm/year, LOS,
-    positive towards the satellite), ``COHERENCE`` (temporal), ``EFF_AREA`` and one ``DYYYYMMDD`` field per
+    positive towards the satellite; ``velocity`` repeats ``VEL``), ``COHERENCE`` (temporal), ``EFF_AREA`` and one ``DYYYYMMDD`` field per
     date (displacement, mm, relative to the reference date). ``coherent_only``: only pixels MintPy's mask
     keeps and whose temporal coherence is at least ``min_temporal_coherence``; otherwise every pixel with a
     velocity. Returns ``(path, number of points)``.
@@ -417,7 +417,8 @@ def export_insar_explorer_points(
         code = ogr.FieldDefn("CODE", ogr.OFTString)
         code.SetWidth(8)
         layer.CreateField(code)
-        for name in ("HEIGHT", "H_STDEV", "VEL", "V_STDEV", "COHERENCE"):
+        # ``velocity`` repeats ``VEL`` under the name InSAR Explorer's documentation uses.
+        for name in ("HEIGHT", "H_STDEV", "VEL", "V_STDEV", "COHERENCE", "velocity"):
             layer.CreateField(ogr.FieldDefn(name, ogr.OFTReal))
         layer.CreateField(ogr.FieldDefn("EFF_AREA", ogr.OFTInteger))
         for d in dates:
@@ -445,6 +446,7 @@ def export_insar_explorer_points(
                 feature.SetField("HEIGHT", float(height[r0 + row, col]))
                 feature.SetField("H_STDEV", 0.0)
                 feature.SetField("VEL", float(v[row, col]))
+                feature.SetField("velocity", float(v[row, col]))
                 feature.SetField("V_STDEV", float(vs[row, col]))
                 feature.SetField("COHERENCE", float(c[row, col]))
                 feature.SetField("EFF_AREA", 1)

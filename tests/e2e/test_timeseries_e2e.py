@@ -72,7 +72,16 @@ def test_broken_product_named_and_points_written(stack, run):
     assert done.returncode == 0
     for broken in stack.broken:
         assert broken.path.name.split(".")[0] in done.stdout
-    assert (out / "points.gpkg").stat().st_size > 0
+    from osgeo import ogr
+
+    dataset = ogr.Open(str(out / "points.gpkg"))  # keep it: its layer dies with it
+    layer = dataset.GetLayer(0)
+    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())]
+    assert "velocity" in names and "VEL" in names
+    assert [n for n in names if n.startswith("D") and n[1:].isdigit()] == [f"D{d:%Y%m%d}" for d in stack.dates]
+    assert layer.GetFeatureCount() > 100
+    feature = layer.GetNextFeature()
+    assert feature.GetField("velocity") == feature.GetField("VEL")
 
 
 @pytest.mark.parametrize("case", ["empty", "single", "no-mintpy"])

@@ -67,3 +67,12 @@ def test_autodetection_and_clear_error_when_none_has_mintpy():
 def test_default_candidates_include_the_checkout_venv():
     assert VENV_PYTHON in mintpy_env.candidates()
     assert sys.executable in mintpy_env.candidates() or not os.path.exists(sys.executable)
+
+
+def test_a_loopback_endpoint_is_named_a_sandbox():
+    sandbox = config.resolve_endpoints({}, {"INSARHUB_CMR_HOST": "127.0.0.1:8443", "INSARHUB_HYP3_URL": "http://127.0.0.1:9000"})
+    assert "SANDBOX" in sandbox.describe("cmr") and "SANDBOX" in sandbox.describe("hyp3")
+    production = config.resolve_endpoints({}, {})
+    assert production.describe("cmr") == "ASF's CMR (cmr.earthdata.nasa.gov)"
+    other = config.resolve_endpoints({}, {"INSARHUB_CMR_HOST": "cmr.uat.earthdata.nasa.gov"})
+    assert "not ASF's production" in other.describe("cmr")
