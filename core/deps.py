@@ -39,9 +39,14 @@ def install_commands(packages: Sequence[str]) -> dict[str, str]:
     names = " ".join(packages)
     return {
         # shapely (an asf_search dependency) must be built against the GEOS QGIS itself loads.
+        # Debian 12 / Ubuntu 23.04+ mark the system Python externally managed (PEP 668): the
+        # variable lets pip install into the user's own site (older pips ignore it).
+        # numpy stays at the system's version: GDAL and QGIS are built against it (numpy 2 breaks them).
         "Linux": (
-            f"sudo apt install libgeos-dev python3-dev && "
-            f"/usr/bin/python3 -m pip install --user --no-binary shapely {names}"
+            "sudo apt install python3-pip libgeos-dev python3-dev && PIP_BREAK_SYSTEM_PACKAGES=1 "
+            "/usr/bin/python3 -m pip install --user --no-binary shapely "
+            "\"numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')\" "
+            f"{names}"
         ),
         "Windows": f"python -m pip install {names}   (in the OSGeo4W Shell, as administrator)",
         "macOS": f"/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user {names}",
