@@ -15,9 +15,8 @@ import zipfile
 
 import pytest
 from fakes.cmr import CMRStandIn, load_fixture
-from process_helpers import ROOT, clean_env
-
 from insarhub_qgis.core import deps
+from process_helpers import ROOT, clean_env
 
 pytestmark = pytest.mark.slow
 
