@@ -183,8 +183,8 @@ def test_insar_explorer_points(result) -> None:
         layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())
     ]
     dates = [f"D{d:%Y%m%d}" for d in result["stack"].dates]
-    assert names[:7] == ["CODE", "HEIGHT", "H_STDEV", "VEL", "V_STDEV", "COHERENCE", "EFF_AREA"]
-    assert names[7:] == dates
+    assert names[:8] == ["CODE", "HEIGHT", "H_STDEV", "VEL", "V_STDEV", "COHERENCE", "velocity", "EFF_AREA"]
+    assert names[8:] == dates
     assert layer.GetSpatialRef().GetAuthorityCode(None) == "4326"
     minx, maxx, miny, maxy = layer.GetExtent()
     assert -118.0 < minx < maxx < -117.0 and 34.5 < miny < maxy < 35.5  # lon/lat of the UTM 11N scene
