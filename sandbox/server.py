@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -22,6 +23,7 @@ for path in (ROOT / "tests", ROOT / ".venv" / "qgis-plugins"):
 
 import numpy as np  # noqa: E402
 from fakes.cmr import CMRStandIn, load_fixture  # noqa: E402
+from fakes.files import FileServer, give_small_files  # noqa: E402
 from fakes.hyp3 import HyP3StandIn, job_granules  # noqa: E402
 from fakes.products import Grid, make_product  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
@@ -80,7 +82,12 @@ class Sandbox:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="insarhub-sandbox-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.records = records if records is not None else [r for name in FIXTURES for r in load_fixture(name)]
+        self.records = copy.deepcopy(records) if records is not None else [r for name in FIXTURES for r in load_fixture(name)]
+        # Scene downloads (insarhub:downloadscenes): small stand-in files instead of GB-sized SLCs;
+        # the records' sizes and checksums are rewritten to match them.
+        self.files = FileServer()
+        self.files.serve(give_small_files(self.records))
+        self.files.start()
         self._by_name = {}
         for record in self.records:
             props = record["asf_properties"]
@@ -109,6 +116,7 @@ class Sandbox:
     def close(self) -> None:
         self.cmr.close()
         self.hyp3.close()
+        self.files.close()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -120,6 +128,7 @@ class Sandbox:
             "INSARHUB_CA_BUNDLE": self.cmr.ca_file,
             "INSARHUB_HYP3_URL": self.hyp3.url,
             "EARTHDATA_TOKEN": SANDBOX_TOKEN,
+            "INSARHUB_ASF_DOWNLOAD_BASE": self.files.url,
         }
 
     # ---- the scenes and their truth -----------------------------------------------------------
