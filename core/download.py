@@ -520,9 +520,15 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
                         f"{last_error} (after {failures} attempts; the server keeps sending it damaged)"
                     )
                 return fail(f"{last_error} (gave up after {failures} attempts without progress)")
-            delay = run.retry.delay(max(1, failures), exc.retry_after)
+            if failures == 0 and exc.retry_after is None:
+                # The connection broke after bytes arrived: resume at once (attempts stay bounded by
+                # attempts_left_total; a server that sends nothing gets the backoff below).
+                delay = 0.0
+            else:
+                delay = run.retry.delay(max(1, failures), exc.retry_after)
             log.info("%s: %s; retrying in %.1f s", item.filename, last_error, delay)
-            _sleep_or_stop(delay, run)
+            if delay:
+                _sleep_or_stop(delay, run)
         except _Pending as exc:
             attempts_left_total += 1  # waiting for the file to be prepared is not a failure
             delay = min(_PENDING_POLL_MAX_S, exc.retry_after if exc.retry_after is not None else _PENDING_POLL_S)

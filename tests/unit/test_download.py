@@ -141,6 +141,15 @@ def test_a_dropped_connection_is_resumed_not_restarted(stand_in: HyP3StandIn, tm
     assert outcome.bytes_transferred == item.size  # every byte fetched once
 
 
+def test_a_connection_that_made_progress_is_resumed_at_once(stand_in: HyP3StandIn, tmp_path: Path) -> None:
+    item = finished_items(stand_in, 1)[0]
+    stand_in.drop_download_after(200_000)
+    retry = fast_retry()
+    report = download_files([item], tmp_path, retry=retry)
+    assert report.outcomes[0].status == "downloaded"
+    assert retry.sleep == []  # no backoff after a drop that delivered bytes
+
+
 def test_5xx_and_429_are_retried(stand_in: HyP3StandIn, tmp_path: Path) -> None:
     item = finished_items(stand_in, 1)[0]
     stand_in.fail_next("GET", "/products/", status=503)
