@@ -225,16 +225,20 @@ def test_cancel_leaves_no_process_and_a_rerun_finishes(result, mintpy_python: st
     state: Dict = {}
 
     def log(line: str) -> None:
-        if "Dask" in line and "at" not in state:
-            state["at"] = time.monotonic() + 1.5  # let the dask workers start
+        if "Dask" in line:
+            state["dask"] = True
 
     def cancel() -> bool:
-        if "at" in state and time.monotonic() > state["at"]:
-            state["tree"] = descendants(os.getpid())
-            return True
+        # Cancel while the dask workers run (how long the inversion takes varies with the load
+        # on the machine, so wait for the workers themselves, not for a fixed time).
+        if state.get("dask"):
+            tree = descendants(os.getpid())
+            if len(tree) >= 2:  # smallbaselineApp and its dask worker(s)
+                state["tree"] = tree
+                return True
         return False
 
-    with pytest.raises(CancelledError, match="invert_network"):
+    with pytest.raises(CancelledError, match="cancelled during step 'invert_network'"):
         run_smallbaseline(cfg, work, mintpy_python, log=log, is_cancelled=cancel, poll_s=0.1)
     assert len(state["tree"]) >= 2  # smallbaselineApp and its dask workers
     alive = [pid for pid in state["tree"] if pid_exists(pid) and not _zombie(pid)]
