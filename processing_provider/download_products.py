@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from qgis.core import (
     QgsProcessingException,
@@ -22,6 +22,17 @@ def format_eta(seconds: float | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f", about {hours} h {minutes:02d} min left" if hours else f", about {minutes} min {secs:02d} s left"
+
+
+def byte_progress(feedback: Any) -> Callable[..., None]:
+    """The download engine's ``progress(done, total, eta_s)`` shown in the feedback, in bytes."""
+    from ..core.download import format_bytes
+
+    def progress(done: int, total: int, eta_s: float | None = None) -> None:
+        feedback.setProgressText(f"{format_bytes(done)} of {format_bytes(total)}{format_eta(eta_s)}")
+        feedback.setProgress(100.0 * done / max(total, 1))
+
+    return progress
 
 
 class DownloadProductsAlgorithm(InsarhubAlgorithm):
@@ -61,16 +72,12 @@ class DownloadProductsAlgorithm(InsarhubAlgorithm):
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         client = connect_client(self, parameters, context, feedback)
 
-        def progress(done: int, total: int, eta_s: float | None = None) -> None:
-            feedback.setProgressText(f"{format_bytes(done)} of {format_bytes(total)}{format_eta(eta_s)}")
-            feedback.setProgress(100.0 * done / max(total, 1))
-
         result = download_products(
             jobs_file,
             folder,
             client=client,
             workers=self.parameterAsInt(parameters, self.WORKERS, context),
-            progress=progress,
+            progress=byte_progress(feedback),
             is_cancelled=feedback.isCanceled,
         )
         feedback.pushInfo(

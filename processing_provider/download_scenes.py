@@ -15,7 +15,7 @@ from qgis.core import (
 
 from .base import InsarhubAlgorithm, with_help
 from .credentials import credentials_from_auth_config
-from .download_products import format_eta
+from .download_products import byte_progress
 from .features import read_records
 from .footprints import footprint_source
 from .hyp3_common import AUTH, auth_parameter
@@ -111,17 +111,13 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
                 "setting), not to ASF."
             )
 
-        def progress(done: int, total: int, eta_s: float | None = None) -> None:
-            feedback.setProgressText(f"{format_bytes(done)} of {format_bytes(total)}{format_eta(eta_s)}")
-            feedback.setProgress(100.0 * done / max(total, 1))
-
         result = download_scenes(
             records,
             folder,
             credentials=credentials,
             endpoints=service,
             workers=self.parameterAsInt(parameters, self.WORKERS, context),
-            progress=progress,
+            progress=byte_progress(feedback),
             is_cancelled=feedback.isCanceled,
             retry=RetryPolicy(attempts=self.parameterAsInt(parameters, self.RETRIES, context)),
             on_message=feedback.pushInfo,
