@@ -311,6 +311,32 @@ def prerequisites_command(missing: Sequence[Prerequisite]) -> str:
     return f"sudo apt install {' '.join(packages)}" if packages else ""
 
 
+def loaded_constraints(modules: Mapping[str, object] | None = None, exclude: Path | None = None) -> list[str]:
+    """``name==version`` of the distributions whose modules this process has imported (not from ``exclude``).
+
+    pip may then pick releases that work with what QGIS has loaded, instead of upgrading a
+    package QGIS has imported already (which would only take effect after a restart).
+    """
+    import importlib.metadata
+
+    modules = sys.modules if modules is None else modules
+    try:
+        owners = importlib.metadata.packages_distributions()
+    except AttributeError:  # Python < 3.10
+        return []
+    skip = os.path.normcase(os.path.realpath(exclude)) if exclude else None
+    found: dict[str, str] = {}
+    for name, module in list(modules.items()):
+        where = getattr(module, "__file__", None) if "." not in name else None
+        if not where or (skip and os.path.normcase(os.path.realpath(where)).startswith(skip)):
+            continue
+        for distribution in owners.get(name, []):
+            version = pins.installed_version(distribution)
+            if version and version != "0.0.0":
+                found[distribution.lower()] = f"{distribution}=={version}"
+    return sorted(found.values(), key=str.lower)
+
+
 # ------------------------------------------------------------------------------- the plan
 @dataclass
 class InstallPlan:
@@ -321,9 +347,12 @@ class InstallPlan:
     target: Path  # the user base that ends up holding the packages
     staging: Path  # where pip installs first (PYTHONUSERBASE of the run)
     constraints_file: Path
-    constraints: list[str]
+    constraints: list[str]  # compiled packages QGIS's Python has (and shapely): always kept
     log_file: Path
     args: list[str] = field(default_factory=list)
+    # Pure-Python packages QGIS has already imported: kept too when pip can (then nothing needs a
+    # restart); dropped, and a restart asked for, when the packages cannot be installed with them.
+    loaded: list[str] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)  # set on top of os.environ
 
     def command_text(self) -> str:
@@ -359,6 +388,8 @@ def plan_install(profile_dir: str | os.PathLike, packages: Sequence[str], python
         constraints=constraints,
         log_file=root / LOG_NAME,
     )
+    kept = {line.split("==")[0].lower() for line in constraints}
+    plan.loaded = [line for line in loaded_constraints(exclude=user_site(target)) if line.split("==")[0].lower() not in kept]
     plan.args = [
         python, "-m", "pip", "install", "--user", "--disable-pip-version-check", "--no-input",
         "--no-warn-script-location", "--progress-bar", "off", "--constraint", str(plan.constraints_file),
@@ -528,23 +559,32 @@ def run_install(
         log(f"==== {time.strftime('%Y-%m-%d %H:%M:%S')} InSARHub: installing {', '.join(plan.packages)}")
         log(f"$ {plan.command_text()}")
         log("constraints: " + " ".join(plan.constraints))
+        log("kept as QGIS loaded them, where pip can: " + " ".join(plan.loaded))
         shutil.rmtree(plan.staging, ignore_errors=True)
         shutil.rmtree(_ready(plan.target), ignore_errors=True)
         if plan.target.is_dir():
             shutil.copytree(plan.target, plan.staging, symlinks=True)  # pip sees what is installed already
         else:
             plan.staging.mkdir(parents=True)
-        plan.constraints_file.write_text(
-            "# The compiled packages QGIS's Python already has stay at their versions (core/pins.py).\n"
-            + "\n".join(plan.constraints) + "\n",
-            encoding="utf-8",
-        )
+
+        def write_constraints(loaded: list[str]) -> None:
+            plan.constraints_file.write_text(
+                "# The compiled packages QGIS's Python already has stay at their versions (core/pins.py),\n"
+                "# and the packages QGIS has imported when pip can keep them (no restart needed then).\n"
+                + "\n".join([*plan.constraints, *loaded]) + "\n",
+                encoding="utf-8",
+            )
 
         def line_and_progress(line: str) -> None:
             log(line)
             on_progress(progress.feed(line))
 
+        write_constraints(plan.loaded)
         code = run_command(plan.args, plan.env(), line_and_progress, is_canceled)
+        if code != 0 and plan.loaded and "ResolutionImpossible" in "\n".join(log.tail):
+            log("pip cannot keep every package QGIS has loaded: trying again without those (QGIS then needs a restart).")
+            write_constraints([])
+            code = run_command(plan.args, plan.env(), line_and_progress, is_canceled)
         if code != 0:
             hint = ""
             text = "\n".join(log.tail)

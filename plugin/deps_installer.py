@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
 from qgis.gui import QgsMessageBar
-from qgis.PyQt.QtCore import QCoreApplication, pyqtSignal, pyqtSlot
+from qgis.PyQt.QtCore import QCoreApplication, QObject, pyqtSignal, pyqtSlot
 from qgis.PyQt.QtWidgets import (
     QAction,
     QComboBox,
@@ -198,6 +198,10 @@ class DependenciesDialog(QDialog):
                        "Install runs this command (in a copy that replaces the folder once the packages "
                        "import), with these versions kept as QGIS has them: {pins}").format(
                         names=names, folder=self.plan.target, pins=" ".join(self.plan.constraints) or "-"
+                    )
+                    + " "
+                    + tr("(and, where pip can, the {} packages QGIS has already imported, so that no restart is needed)").format(
+                        len(self.plan.loaded)
                     )
                 )
                 self.commandView.setPlainText(self.plan.command_text())
@@ -402,6 +406,7 @@ def close_dialog() -> None:
     """Close the dialog (plugin unload); a running step is cancelled."""
     dialog = _OPEN.pop("dialog", None)
     _OPEN.pop("message", None)
+    _OPEN.pop("offers", None)
     if dialog is not None:
         dialog.cancel()
         dialog.close()
@@ -415,15 +420,34 @@ def offer_install(iface: Any, missing: list[str]) -> Any:
     button = QPushButton(tr("Install…"), item)
     button.setObjectName("insarhubInstallButton")
     button.setToolTip(deps.install_commands(deps.packages_to_install(missing))[deps.current_platform()])
-    button.clicked.connect(lambda _checked=False: open_dialog(iface, item))
+    # A slot of a QObject kept here, not a lambda: a lambda connected while QGIS starts up was
+    # found freed by the time the button was clicked (a crash in QGIS 3.22's desktop).
+    offer = _InstallOffer(iface, item)
+    _OPEN.setdefault("offers", []).append(offer)
+    button.clicked.connect(offer.open)
     item.layout().addWidget(button)
     iface.messageBar().pushWidget(item, Qgis.MessageLevel.Warning, 0)
     return item
+
+
+class _InstallOffer(QObject):
+    """What the message bar's Install… button calls."""
+
+    def __init__(self, iface: Any, item: Any) -> None:
+        super().__init__()
+        self.iface = iface
+        self.item = item
+
+    @pyqtSlot()
+    def open(self) -> None:
+        open_dialog(self.iface, self.item)
 
 
 def menu_action(iface: Any) -> QAction:
     """The menu entry that opens the dialog."""
     action = QAction(tr("Python packages and MintPy…"), iface.mainWindow())
     action.setObjectName("insarhubDependenciesAction")
-    action.triggered.connect(lambda _checked=False: open_dialog(iface))
+    opener = _InstallOffer(iface, None)
+    _OPEN.setdefault("offers", []).append(opener)
+    action.triggered.connect(opener.open)
     return action

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -21,14 +22,15 @@ from insarhub_qgis.core.errors import CancelledError
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _wheel(folder: Path, name: str, version: str, body: str) -> Path:
+def _wheel(folder: Path, name: str, version: str, body: str, requires: tuple[str, ...] = ()) -> Path:
     """A minimal pure-Python wheel (what pip would download), built by hand: no network, no build."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-{version}-py3-none-any.whl"
     dist = f"{name}-{version}.dist-info"
     files = {
         f"{name}/__init__.py": body,
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in requires),
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist}/top_level.txt": f"{name}\n",
     }
@@ -120,7 +122,7 @@ def test_install_into_the_profile_then_a_failed_one_changes_nothing(tmp_path):
     assert result.swapped and result.site_dir == site_dir
     assert (site_dir / "insarhub_probe_pkg" / "__init__.py").read_text() == "VERSION = '1.0'\n"
     assert not plan.staging.exists() and progress[-1] == 100.0
-    assert any("Successfully installed insarhub-probe-pkg-1.0" in line for line in lines)
+    assert any(re.search(r"Successfully installed insarhub[-_]probe[-_]pkg-1\.0", line) for line in lines)
     log = plan.log_file.read_text()
     assert plan.command_text() in log and "Successfully installed" in log
     # The folder works for Debian's own Python (as it will for QGIS): importable from its user site.
@@ -237,3 +239,32 @@ def test_mintpy_plan_is_a_venv_over_qgis_python_with_its_pins(tmp_path):
     assert deps_install.conda_install_command("/home/u/miniforge3/envs/mintpy/bin/python") == (
         "conda install -p /home/u/miniforge3/envs/mintpy -c conda-forge mintpy"
     )
+
+
+def test_packages_qgis_loaded_are_kept_when_pip_can_and_dropped_when_it_cannot(tmp_path):
+    import yaml
+
+    assert f"PyYAML=={yaml.__version__}" in deps_install.loaded_constraints({"yaml": yaml})
+    wheels = tmp_path / "wheels"
+    _wheel(wheels, "insarhub_probe_dep", "1.0", "V = 1\n")
+    _wheel(wheels, "insarhub_probe_dep", "2.0", "V = 2\n")
+    _wheel(wheels, "insarhub_probe_app", "1.0", "", requires=("insarhub_probe_dep",))
+    _wheel(wheels, "insarhub_probe_app", "2.0", "", requires=("insarhub_probe_dep>=2",))
+    # QGIS "has loaded" dep 1.0: pip picks the app release that works with it.
+    plan = _offline_plan(tmp_path / "p1", wheels / "unused")
+    plan.args[-1] = "insarhub_probe_app"
+    plan.args.insert(plan.args.index("--constraint"), f"--find-links={wheels}")
+    plan.loaded = ["insarhub_probe_dep==1.0"]
+    deps_install.run_install(plan)
+    site_dir = deps_install.user_site(plan.target)
+    assert (site_dir / "insarhub_probe_app-1.0.dist-info").is_dir() and (site_dir / "insarhub_probe_dep-1.0.dist-info").is_dir()
+    # Only app 2.0 wanted: it cannot work with the loaded dep, so pip tries again without keeping it.
+    plan = _offline_plan(tmp_path / "p2", wheels / "unused")
+    plan.args[-1] = "insarhub_probe_app==2.0"
+    plan.args.insert(plan.args.index("--constraint"), f"--find-links={wheels}")
+    plan.loaded = ["insarhub_probe_dep==1.0"]
+    lines: list[str] = []
+    deps_install.run_install(plan, lines.append)
+    assert any("trying again without those" in line for line in lines)
+    site_dir = deps_install.user_site(plan.target)
+    assert (site_dir / "insarhub_probe_app-2.0.dist-info").is_dir() and (site_dir / "insarhub_probe_dep-2.0.dist-info").is_dir()
