@@ -249,11 +249,18 @@ def is_this_python(python: str, timeout_s: float = 30.0) -> bool:
     return tuple(their_version) == version and same(their_stdlib, stdlib)
 
 
+_FOUND: dict[str, str] = {}
+
+
 def find_qgis_python(candidates: Iterable[str] | None = None) -> str:
     """The interpreter that runs the same Python as QGIS (this process), or DependencyInstallError."""
+    if candidates is None and _FOUND.get("python") and is_this_python(_FOUND["python"]):
+        return _FOUND["python"]
     tried = list(interpreter_candidates() if candidates is None else candidates)
     for python in tried:
         if is_this_python(python):
+            if candidates is None:
+                _FOUND["python"] = python
             return python
     raise DependencyInstallError(
         f"Could not find the Python interpreter QGIS runs on (Python {sys.version.split()[0]}; tried: "

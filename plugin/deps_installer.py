@@ -271,13 +271,16 @@ class DependenciesDialog(QDialog):
         self.progress.setValue(int(value))
 
     def _finished(self, task: CommandTask, on_done: Callable[[CommandTask, bool], None], ok: bool) -> None:
-        self.task = None
-        self._busy(False)
-        if not ok:
-            error = task.error
-            cancelled = error is None or isinstance(error, CancelledError) or task.isCanceled()
-            self._say(tr("Cancelled; nothing was changed.") if cancelled else str(error), ok=False)
-        on_done(task, ok)
+        try:
+            self.task = None
+            self._busy(False)
+            if not ok:
+                error = task.error
+                cancelled = error is None or isinstance(error, CancelledError) or task.isCanceled()
+                self._say(tr("Cancelled; nothing was changed.") if cancelled else str(error), ok=False)
+            on_done(task, ok)
+        except RuntimeError:  # the dialog was deleted meanwhile (plugin unloaded)
+            pass
 
     def _say(self, text: str, ok: bool) -> None:
         self.result.setText(text)
@@ -340,6 +343,9 @@ class DependenciesDialog(QDialog):
             return None
         if self.existingRadio.isChecked():
             python = self.existingPython.currentText().strip()
+            if not python:
+                self._say(tr("Choose the python of an environment that has MintPy."), ok=False)
+                return None
 
             def check(_on_line, _is_canceled, _set_progress):
                 from ..core.mintpy_env import probe
