@@ -1,0 +1,266 @@
+"""The line-of-sight geometry of a time-series result, recorded beside its GeoTIFFs.
+
+A LOS velocity alone cannot be decomposed into vertical and east motion: every pixel also needs the
+direction the radar looked from. After :func:`~.export.export_results`, :func:`record_los_geometry` writes
+that geometry on the same grid as the velocity, in a sidecar GeoTIFF
+``<velocity name>_los_geometry.tif`` (two Float32 bands, degrees, MintPy's conventions):
+
+* band 1 ``incidence_angle``: the LOS incidence angle, from the vertical;
+* band 2 ``azimuth_angle``: the azimuth of the LOS vector from the ground to the satellite, from north,
+  anticlockwise positive (``mintpy.utils.utils.heading2azimuth_angle``; about +103 degrees ascending and
+  -103 degrees descending for Sentinel-1).
+
+It comes from, in this order: MintPy's ``inputs/geometryGeo.h5`` (``incidenceAngle``/``azimuthAngle``,
+which MintPy loads from the products' ``lv_theta``/``lv_phi``); the clipped products' ``lv_theta``/``lv_phi``
+themselves (converted as MintPy converts them); MintPy's ``incidenceAngle`` (computed from the products'
+orbit metadata when they hold no look vectors) with a constant azimuth from the products' ``Heading``. The
+metadata item ``LOS_GEOMETRY_SOURCE`` says which.
+
+Every GeoTIFF of the run (velocity, its standard deviation, temporal coherence, displacement) also gets
+metadata naming its siblings (``VELOCITY_FILE``, ``VELOCITY_STD_FILE``, ``TEMPORAL_COHERENCE_FILE``,
+``DISPLACEMENT_FILE``, ``LOS_GEOMETRY_FILE``: a bare file name when in the same folder, else an absolute
+path) and the track (``FLIGHT_DIRECTION``, ``RELATIVE_ORBIT``), so that ``insarhub:decompose`` needs only
+the velocity GeoTIFF. :func:`sibling_path` resolves those names.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Callable, Dict, Mapping, Tuple
+
+import numpy as np
+
+from ..errors import InsarhubError
+from .prepare import Prepared, PreparedGrid, _gdal_errors
+
+GEOMETRY_SUFFIX = "_los_geometry"
+#: Metadata keys naming the files of one run (value: a file name beside the GeoTIFF, or an absolute path).
+FILE_KEYS = {
+    "VELOCITY": "VELOCITY_FILE",
+    "VELOCITY_STD": "VELOCITY_STD_FILE",
+    "TEMPORAL_COHERENCE": "TEMPORAL_COHERENCE_FILE",
+    "DISPLACEMENT": "DISPLACEMENT_FILE",
+    "LOS_GEOMETRY": "LOS_GEOMETRY_FILE",
+}
+INCIDENCE_DESCRIPTION = "incidence_angle"
+AZIMUTH_DESCRIPTION = "azimuth_angle"
+CONVENTION = (
+    "band 1: LOS incidence angle from the vertical (degrees); band 2: azimuth of the LOS vector from the "
+    "ground to the satellite, degrees from north, anticlockwise positive (MintPy's convention)"
+)
+
+Log = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def geometry_path_for(velocity_tif: os.PathLike | str) -> Path:
+    """Where :func:`record_los_geometry` writes the geometry of ``velocity_tif``."""
+    velocity_tif = Path(velocity_tif)
+    return velocity_tif.with_name(f"{velocity_tif.stem}{GEOMETRY_SUFFIX}.tif")
+
+
+def sibling_path(tif: os.PathLike | str, value: str | None) -> Path | None:
+    """A file named in the metadata of ``tif`` (bare name: beside it; else the absolute path), or None."""
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else Path(tif).resolve().parent / path
+
+
+def heading_to_azimuth_deg(heading_deg: float) -> float:
+    """MintPy's LOS azimuth angle (right-looking radar) of a satellite heading, degrees in [-180, 180)."""
+    azimuth = (heading_deg - 90.0) * -1.0
+    return azimuth - round(azimuth / 360.0) * 360.0
+
+
+def _read(path: Path) -> np.ndarray:
+    from osgeo import gdal
+
+    with _gdal_errors():
+        ds = gdal.Open(str(path))
+        data = ds.GetRasterBand(1).ReadAsArray().astype(np.float64)
+        ds = None
+    return data
+
+
+def _mintpy_geometry(workdir: Path, prepared: Prepared) -> Dict[str, np.ndarray]:
+    """``incidenceAngle`` / ``azimuthAngle`` of MintPy's geometryGeo.h5 that are on the grid (degrees)."""
+    from .export import _H5
+
+    path = workdir / "inputs" / "geometryGeo.h5"
+    out: Dict[str, np.ndarray] = {}
+    if not path.is_file():
+        return out
+    try:
+        reader = _H5(path)
+        names = reader.names()
+        for name in ("incidenceAngle", "azimuthAngle"):
+            if name in names and tuple(reader.shape(name)) == prepared.grid.shape:
+                data = reader.read(name).astype(np.float64)
+                data[~np.isfinite(data) | (data == 0.0)] = np.nan
+                out[name] = data
+    except (InsarhubError, OSError, RuntimeError, KeyError, ValueError):
+        return {}
+    return out
+
+
+def _product_heading(prepared: Prepared) -> float | None:
+    """Mean ``Heading`` (degrees, clockwise from north) of the prepared products' metadata."""
+    values = []
+    for product in prepared.products:
+        txt = product.folder / f"{product.name}.txt"
+        try:
+            for line in txt.read_text(errors="replace").splitlines():
+                key, _, value = line.partition(":")
+                if key.strip().lower() == "heading":
+                    values.append(float(value.strip()))
+                    break
+        except (OSError, ValueError):
+            continue
+    if not values:
+        return None
+    # circular mean: headings near +-180 (descending) must not average to 0
+    angles = np.radians(values)
+    return float(math.degrees(math.atan2(np.mean(np.sin(angles)), np.mean(np.cos(angles)))))
+
+
+def los_geometry(workdir: os.PathLike | str, prepared: Prepared) -> Tuple[np.ndarray, np.ndarray, str] | None:
+    """``(incidence_deg, azimuth_deg, source)`` on the prepared grid (NaN where unknown), or None.
+
+    See the module documentation for the order of the sources and the conventions.
+    """
+    workdir = Path(workdir)
+    mintpy = _mintpy_geometry(workdir, prepared)
+    if "incidenceAngle" in mintpy and "azimuthAngle" in mintpy:
+        return (
+            mintpy["incidenceAngle"],
+            mintpy["azimuthAngle"],
+            "MintPy inputs/geometryGeo.h5 (incidenceAngle, azimuthAngle from the products' lv_theta/lv_phi)",
+        )
+    geometry = next((p for p in prepared.products if p.name == prepared.geometry_product), None)
+    if geometry is not None and {"lv_theta", "lv_phi"} <= set(geometry.suffixes):
+        theta = _read(geometry.raster("lv_theta"))
+        phi = _read(geometry.raster("lv_phi"))
+        for data in (theta, phi):
+            data[~np.isfinite(data) | (data == 0.0)] = np.nan
+        incidence = 90.0 - np.degrees(theta)  # HyP3: from the horizontal, radians
+        azimuth = np.degrees(phi) - 90.0  # HyP3: from east, anticlockwise, radians
+        azimuth = azimuth - np.round(azimuth / 360.0) * 360.0
+        return incidence, azimuth, f"HyP3 lv_theta/lv_phi of {geometry.name}"
+    heading = _product_heading(prepared)
+    if "incidenceAngle" in mintpy and heading is not None:
+        azimuth = np.where(np.isfinite(mintpy["incidenceAngle"]), heading_to_azimuth_deg(heading), np.nan)
+        return (
+            mintpy["incidenceAngle"],
+            azimuth,
+            f"MintPy incidenceAngle (from the products' orbit metadata) and azimuth from the heading "
+            f"{heading:.2f} deg (constant; the products hold no look vectors)",
+        )
+    return None
+
+
+def _reference(target: Path, of: Path) -> str:
+    """How ``of`` is named in the metadata of ``target``: bare name when beside it, else absolute."""
+    of = Path(of).resolve()
+    return of.name if of.parent == Path(target).resolve().parent else str(of)
+
+
+def write_los_geometry(
+    velocity_tif: os.PathLike | str,
+    incidence_deg: np.ndarray,
+    azimuth_deg: np.ndarray,
+    grid: PreparedGrid,
+    source: str,
+    flight_direction: str,
+    relative_orbit: int | str | None = None,
+) -> Path:
+    """Write the two-band geometry GeoTIFF of ``velocity_tif`` (:func:`geometry_path_for`) on ``grid``."""
+    from .export import _write_geotiff
+
+    finite = np.isfinite(incidence_deg) & np.isfinite(azimuth_deg)
+    return _write_geotiff(
+        geometry_path_for(velocity_tif),
+        [np.where(finite, incidence_deg, np.nan), np.where(finite, azimuth_deg, np.nan)],
+        2,
+        grid,
+        descriptions=[INCIDENCE_DESCRIPTION, AZIMUTH_DESCRIPTION],
+        units="degrees",
+        metadata={
+            "LOS_GEOMETRY_SOURCE": source,
+            "CONVENTION": CONVENTION,
+            "FLIGHT_DIRECTION": (flight_direction or "").upper(),
+            "RELATIVE_ORBIT": "" if relative_orbit is None else str(relative_orbit),
+        },
+    )
+
+
+def link_run_files(files: Mapping[str, os.PathLike | str], extra: Mapping[str, str] | None = None) -> None:
+    """Name every file of a run (keys of :data:`FILE_KEYS`) in the metadata of each GeoTIFF among them
+    except the geometry, and add ``extra`` items (``FLIGHT_DIRECTION``, ``RELATIVE_ORBIT``, ...)."""
+    from osgeo import gdal
+
+    paths = {key: Path(path) for key, path in files.items() if key in FILE_KEYS and path}
+    with _gdal_errors():
+        for key, path in paths.items():
+            if key == "LOS_GEOMETRY":
+                continue
+            ds = gdal.Open(str(path), gdal.GA_Update)
+            try:
+                for other_key, other in paths.items():
+                    ds.SetMetadataItem(FILE_KEYS[other_key], _reference(path, other))
+                for item, value in (extra or {}).items():
+                    ds.SetMetadataItem(item, str(value))
+            finally:
+                ds = None
+
+
+def record_los_geometry(
+    workdir: os.PathLike | str,
+    prepared: Prepared,
+    written: Mapping[str, str],
+    *,
+    log: Log = _noop,
+    warn: Log = _noop,
+) -> Path | None:
+    """Write the LOS geometry beside ``written["VELOCITY"]`` and cross-reference the run's GeoTIFFs.
+
+    ``written`` is what :func:`~.export.export_results` returned. Returns the geometry GeoTIFF, or None
+    (with a warning) when neither MintPy nor the products hold any geometry.
+    """
+    velocity = written.get("VELOCITY")
+    if not velocity:
+        return None
+    files: Dict[str, Path] = {
+        key: Path(path) for key, path in written.items() if key in FILE_KEYS and path and Path(path).is_file()
+    }
+    extra = {
+        "FLIGHT_DIRECTION": (prepared.flight_direction or "").upper(),
+        "RELATIVE_ORBIT": "" if prepared.relative_orbit is None else str(prepared.relative_orbit),
+    }
+    found = los_geometry(workdir, prepared)
+    if found is None:
+        warn(
+            "No line-of-sight geometry found (no look vectors in the products and no incidence angle from "
+            "MintPy): insarhub:decompose cannot use this velocity. Submit the jobs with INCLUDE_LOOK_VECTORS "
+            "(INSAR_GAMMA) or use the ISCE burst jobs, which always include them."
+        )
+    else:
+        incidence, azimuth, source = found
+        files["LOS_GEOMETRY"] = write_los_geometry(
+            velocity, incidence, azimuth, prepared.grid, source, prepared.flight_direction, prepared.relative_orbit
+        )
+        extra["LOS_GEOMETRY_SOURCE"] = source
+        finite = np.isfinite(incidence) & np.isfinite(azimuth)
+        if finite.any():
+            log(
+                f"LOS geometry ({source}): incidence {np.nanmin(incidence[finite]):.1f}-"
+                f"{np.nanmax(incidence[finite]):.1f} deg, azimuth {np.nanmedian(azimuth[finite]):.1f} deg; "
+                f"written to {files['LOS_GEOMETRY'].name}."
+            )
+    link_run_files(files, extra)
+    return files.get("LOS_GEOMETRY")
