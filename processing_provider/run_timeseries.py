@@ -232,7 +232,9 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         # insarhub:decompose needs each velocity's look geometry (core/timeseries/geometry.py).
         from ..core.timeseries.geometry import record_los_geometry
 
-        geometry = record_los_geometry(workdir, prepared, written, log=feedback.pushInfo, warn=feedback.pushWarning)
+        geometry = record_los_geometry(
+            workdir, prepared, written, python=interpreter.python, log=feedback.pushInfo, warn=feedback.pushWarning
+        )
         if geometry is not None:
             outputs[self.LOS_GEOMETRY] = str(geometry)
         points_path = self.parameterAsFileOutput(parameters, self.POINTS, context)

@@ -10,11 +10,11 @@ that geometry on the same grid as the velocity, in a sidecar GeoTIFF
   anticlockwise positive (``mintpy.utils.utils.heading2azimuth_angle``; about +103 degrees ascending and
   -103 degrees descending for Sentinel-1).
 
-It comes from, in this order: MintPy's ``inputs/geometryGeo.h5`` (``incidenceAngle``/``azimuthAngle``,
-which MintPy loads from the products' ``lv_theta``/``lv_phi``); the clipped products' ``lv_theta``/``lv_phi``
-themselves (converted as MintPy converts them); MintPy's ``incidenceAngle`` (computed from the products'
-orbit metadata when they hold no look vectors) with a constant azimuth from the products' ``Heading``. The
-metadata item ``LOS_GEOMETRY_SOURCE`` says which.
+It comes from, in this order: the clipped products' ``lv_theta``/``lv_phi`` (converted exactly as
+MintPy's loader converts them into ``inputs/geometryGeo.h5``); MintPy's ``geometryGeo.h5`` itself
+(``incidenceAngle``/``azimuthAngle``, read with MintPy's own h5py: it is LZF-compressed, which GDAL's HDF5
+may not read); MintPy's ``incidenceAngle`` (computed from the products' orbit metadata when they hold no
+look vectors) with a constant azimuth from the products' ``Heading``. The metadata item ``LOS_GEOMETRY_SOURCE`` says which.
 
 Every GeoTIFF of the run (velocity, its standard deviation, temporal coherence, displacement) also gets
 metadata naming its siblings (``VELOCITY_FILE``, ``VELOCITY_STD_FILE``, ``TEMPORAL_COHERENCE_FILE``,
@@ -88,24 +88,62 @@ def _read(path: Path) -> np.ndarray:
     return data
 
 
-def _mintpy_geometry(workdir: Path, prepared: Prepared) -> Dict[str, np.ndarray]:
-    """``incidenceAngle`` / ``azimuthAngle`` of MintPy's geometryGeo.h5 that are on the grid (degrees)."""
-    from .export import _H5
+_H5PY_DUMP = """
+import sys, h5py, numpy as np
+out = {}
+with h5py.File(sys.argv[1], "r") as f:
+    for name in ("incidenceAngle", "azimuthAngle"):
+        if name in f:
+            out[name] = np.asarray(f[name][()], dtype=np.float32)
+np.savez(sys.argv[2], **out)
+"""
 
+
+def _mintpy_geometry(workdir: Path, prepared: Prepared, python: str | None = None) -> Dict[str, np.ndarray]:
+    """``incidenceAngle`` / ``azimuthAngle`` of MintPy's geometryGeo.h5 that are on the grid (degrees).
+
+    MintPy compresses it with LZF, which the system HDF5 under GDAL may lack: with ``python`` (MintPy's
+    interpreter) its own h5py reads it in a subprocess; without, GDAL tries.
+    """
     path = workdir / "inputs" / "geometryGeo.h5"
-    out: Dict[str, np.ndarray] = {}
+    data: Dict[str, np.ndarray] = {}
     if not path.is_file():
-        return out
-    try:
-        reader = _H5(path)
-        names = reader.names()
-        for name in ("incidenceAngle", "azimuthAngle"):
-            if name in names and tuple(reader.shape(name)) == prepared.grid.shape:
-                data = reader.read(name).astype(np.float64)
-                data[~np.isfinite(data) | (data == 0.0)] = np.nan
-                out[name] = data
-    except (InsarhubError, OSError, RuntimeError, KeyError, ValueError):
-        return {}
+        return data
+    if python:
+        import subprocess
+        import tempfile
+
+        from .run import mintpy_environment
+
+        with tempfile.TemporaryDirectory(prefix="insarhub-geometry-") as tmp:
+            target = Path(tmp) / "geometry.npz"
+            try:
+                done = subprocess.run(
+                    [python, "-c", _H5PY_DUMP, str(path), str(target)], capture_output=True, text=True,
+                    env=mintpy_environment(python), stdin=subprocess.DEVNULL, timeout=300,
+                )
+            except (OSError, subprocess.SubprocessError):
+                done = None
+            if done is not None and done.returncode == 0 and target.is_file():
+                with np.load(target) as npz:
+                    data = {name: npz[name].astype(np.float64) for name in npz.files}
+    else:
+        from .export import _H5
+
+        try:
+            reader = _H5(path)
+            names = reader.names()
+            for name in ("incidenceAngle", "azimuthAngle"):
+                if name in names:
+                    data[name] = reader.read(name).astype(np.float64)
+        except (InsarhubError, OSError, RuntimeError, KeyError, ValueError):
+            data = {}
+    out: Dict[str, np.ndarray] = {}
+    for name, values in data.items():
+        if values.shape == prepared.grid.shape:
+            values = values.copy()
+            values[~np.isfinite(values) | (values == 0.0)] = np.nan
+            out[name] = values
     return out
 
 
@@ -129,19 +167,17 @@ def _product_heading(prepared: Prepared) -> float | None:
     return float(math.degrees(math.atan2(np.mean(np.sin(angles)), np.mean(np.cos(angles)))))
 
 
-def los_geometry(workdir: os.PathLike | str, prepared: Prepared) -> Tuple[np.ndarray, np.ndarray, str] | None:
+def los_geometry(
+    workdir: os.PathLike | str, prepared: Prepared, python: str | None = None
+) -> Tuple[np.ndarray, np.ndarray, str] | None:
     """``(incidence_deg, azimuth_deg, source)`` on the prepared grid (NaN where unknown), or None.
 
-    See the module documentation for the order of the sources and the conventions.
+    In this order: the clipped products' ``lv_theta``/``lv_phi`` converted exactly as MintPy's loader
+    converts them into ``geometryGeo.h5``; MintPy's ``geometryGeo.h5`` itself (read with the h5py of
+    MintPy's interpreter ``python`` when given); MintPy's ``incidenceAngle`` (computed from the orbit
+    metadata when the products hold no look vectors) with a constant azimuth from the products' heading.
     """
     workdir = Path(workdir)
-    mintpy = _mintpy_geometry(workdir, prepared)
-    if "incidenceAngle" in mintpy and "azimuthAngle" in mintpy:
-        return (
-            mintpy["incidenceAngle"],
-            mintpy["azimuthAngle"],
-            "MintPy inputs/geometryGeo.h5 (incidenceAngle, azimuthAngle from the products' lv_theta/lv_phi)",
-        )
     geometry = next((p for p in prepared.products if p.name == prepared.geometry_product), None)
     if geometry is not None and {"lv_theta", "lv_phi"} <= set(geometry.suffixes):
         theta = _read(geometry.raster("lv_theta"))
@@ -151,15 +187,18 @@ def los_geometry(workdir: os.PathLike | str, prepared: Prepared) -> Tuple[np.nda
         incidence = 90.0 - np.degrees(theta)  # HyP3: from the horizontal, radians
         azimuth = np.degrees(phi) - 90.0  # HyP3: from east, anticlockwise, radians
         azimuth = azimuth - np.round(azimuth / 360.0) * 360.0
-        return incidence, azimuth, f"HyP3 lv_theta/lv_phi of {geometry.name}"
+        return incidence, azimuth, f"HyP3 lv_theta/lv_phi of {geometry.name} (converted as MintPy loads them)"
+    mintpy = _mintpy_geometry(workdir, prepared, python)
+    if "incidenceAngle" in mintpy and "azimuthAngle" in mintpy:
+        return mintpy["incidenceAngle"], mintpy["azimuthAngle"], "MintPy inputs/geometryGeo.h5 (incidenceAngle, azimuthAngle)"
     heading = _product_heading(prepared)
     if "incidenceAngle" in mintpy and heading is not None:
         azimuth = np.where(np.isfinite(mintpy["incidenceAngle"]), heading_to_azimuth_deg(heading), np.nan)
         return (
             mintpy["incidenceAngle"],
             azimuth,
-            f"MintPy incidenceAngle (from the products' orbit metadata) and azimuth from the heading "
-            f"{heading:.2f} deg (constant; the products hold no look vectors)",
+            f"MintPy geometryGeo.h5 incidenceAngle (from the products' orbit metadata) and azimuth from the "
+            f"heading {heading:.2f} deg (constant; the products hold no look vectors)",
         )
     return None
 
@@ -224,12 +263,14 @@ def record_los_geometry(
     prepared: Prepared,
     written: Mapping[str, str],
     *,
+    python: str | None = None,
     log: Log = _noop,
     warn: Log = _noop,
 ) -> Path | None:
     """Write the LOS geometry beside ``written["VELOCITY"]`` and cross-reference the run's GeoTIFFs.
 
-    ``written`` is what :func:`~.export.export_results` returned. Returns the geometry GeoTIFF, or None
+    ``written`` is what :func:`~.export.export_results` returned; ``python``: MintPy's interpreter (to read
+    its geometry file when the products hold no look vectors). Returns the geometry GeoTIFF, or None
     (with a warning) when neither MintPy nor the products hold any geometry.
     """
     velocity = written.get("VELOCITY")
@@ -242,7 +283,7 @@ def record_los_geometry(
         "FLIGHT_DIRECTION": (prepared.flight_direction or "").upper(),
         "RELATIVE_ORBIT": "" if prepared.relative_orbit is None else str(prepared.relative_orbit),
     }
-    found = los_geometry(workdir, prepared)
+    found = los_geometry(workdir, prepared, python)
     if found is None:
         warn(
             "No line-of-sight geometry found (no look vectors in the products and no incidence angle from "

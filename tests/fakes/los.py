@@ -157,3 +157,48 @@ def write_los_result(
         )
     link_run_files(files, extra)
     return files
+
+
+def los_velocity_field(motion: Motion, direction: str, swath: Tuple[float, float],
+                       incidence_range: Tuple[float, float] = (30.0, 46.0)):
+    """``f(x, y)`` -> LOS velocity (mm/yr, + towards the satellite) of ``motion`` seen by that geometry:
+    the ``velocity_mm_yr`` field for :func:`fakes.products.make_product`."""
+
+    def velocity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        incidence, azimuth = s1_geometry(direction, x, y, swath, incidence_range)
+        return enu_to_los(*motion.enu(x, y), incidence, azimuth)
+
+    return velocity
+
+
+def set_product_geometry(folder: Path, direction: str, swath: Tuple[float, float],
+                         incidence_range: Tuple[float, float] = (30.0, 46.0)) -> None:
+    """Rewrite an unzipped product's ``lv_theta``/``lv_phi`` (and ``Heading``) to :func:`s1_geometry`, so
+    that its look vectors are the ones :func:`los_velocity_field` projected the motion with.
+
+    HyP3's conventions: ``lv_theta`` is the look vector's elevation from the horizontal, ``lv_phi`` its
+    azimuth from east, anticlockwise, both radians, 0 = nodata outside the swath.
+    """
+    from osgeo import gdal
+
+    folder = Path(folder)
+    theta_path = next(folder.glob("*_lv_theta.tif"))
+    phi_path = next(folder.glob("*_lv_phi.tif"))
+    ds = gdal.Open(str(theta_path), gdal.GA_Update)
+    valid = ds.GetRasterBand(1).ReadAsArray() != 0
+    x0, dx, _, y0, _, dy = ds.GetGeoTransform()
+    cols, rows = np.meshgrid(np.arange(ds.RasterXSize), np.arange(ds.RasterYSize))
+    x, y = x0 + (cols + 0.5) * dx, y0 + (rows + 0.5) * dy
+    incidence, azimuth = s1_geometry(direction, x, y, swath, incidence_range)
+    theta = np.radians(90.0 - incidence)
+    phi = np.radians(azimuth + 90.0)
+    phi = (phi + np.pi) % (2 * np.pi) - np.pi
+    ds.GetRasterBand(1).WriteArray(np.where(valid, theta, 0.0).astype(np.float32))
+    ds = None
+    ds = gdal.Open(str(phi_path), gdal.GA_Update)
+    ds.GetRasterBand(1).WriteArray(np.where(valid, phi, 0.0).astype(np.float32))
+    ds = None
+    txt = next(p for p in folder.glob("*.txt") if not p.name.endswith(".README.md.txt"))
+    lines = txt.read_text().splitlines()
+    heading = HEADING_DEG[direction.upper()]
+    txt.write_text("\n".join(f"Heading: {heading:.7f}" if line.startswith("Heading:") else line for line in lines) + "\n")
