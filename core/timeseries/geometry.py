@@ -13,8 +13,9 @@ that geometry on the same grid as the velocity, in a sidecar GeoTIFF
 It comes from, in this order: the clipped products' ``lv_theta``/``lv_phi`` (converted exactly as
 MintPy's loader converts them into ``inputs/geometryGeo.h5``); MintPy's ``geometryGeo.h5`` itself
 (``incidenceAngle``/``azimuthAngle``, read with MintPy's own h5py: it is LZF-compressed, which GDAL's HDF5
-may not read); MintPy's ``incidenceAngle`` (computed from the products' orbit metadata when they hold no
-look vectors) with a constant azimuth from the products' ``Heading``. The metadata item ``LOS_GEOMETRY_SOURCE`` says which.
+may not read); when the products hold no look vectors, a constant incidence and azimuth from their orbit
+metadata (MintPy's ``incidence_angle`` and ``heading2azimuth_angle``, what its ``asc_desc2horz_vert`` uses
+without geometry files). The metadata item ``LOS_GEOMETRY_SOURCE`` says which.
 
 Every GeoTIFF of the run (velocity, its standard deviation, temporal coherence, displacement) also gets
 metadata naming its siblings (``VELOCITY_FILE``, ``VELOCITY_STD_FILE``, ``TEMPORAL_COHERENCE_FILE``,
@@ -25,7 +26,6 @@ the velocity GeoTIFF. :func:`sibling_path` resolves those names.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Tuple
@@ -92,9 +92,16 @@ _H5PY_DUMP = """
 import sys, h5py, numpy as np
 out = {}
 with h5py.File(sys.argv[1], "r") as f:
-    for name in ("incidenceAngle", "azimuthAngle"):
+    for name in ("incidenceAngle", "azimuthAngle", "height"):
         if name in f:
             out[name] = np.asarray(f[name][()], dtype=np.float32)
+try:  # MintPy's constant geometry from the metadata, as its asc_desc2horz_vert uses without geometry files
+    from mintpy.utils import readfile, utils as ut
+    atr = readfile.read_attribute(sys.argv[1])
+    out["incidence0"] = np.float64(ut.incidence_angle(atr, dimension=0, print_msg=False))
+    out["azimuth0"] = np.float64(ut.heading2azimuth_angle(float(atr["HEADING"])))
+except Exception as exc:  # noqa: BLE001 - reported by the missing keys
+    print(exc, file=sys.stderr)
 np.savez(sys.argv[2], **out)
 """
 
@@ -127,13 +134,16 @@ def _mintpy_geometry(workdir: Path, prepared: Prepared, python: str | None = Non
             if done is not None and done.returncode == 0 and target.is_file():
                 with np.load(target) as npz:
                     data = {name: npz[name].astype(np.float64) for name in npz.files}
+        for name in ("incidence0", "azimuth0"):
+            if name in data and data[name].ndim == 0 and np.isfinite(data[name]):
+                data[name] = np.full(prepared.grid.shape, float(data[name]))
     else:
         from .export import _H5
 
         try:
             reader = _H5(path)
             names = reader.names()
-            for name in ("incidenceAngle", "azimuthAngle"):
+            for name in ("incidenceAngle", "azimuthAngle", "height"):
                 if name in names:
                     data[name] = reader.read(name).astype(np.float64)
         except (InsarhubError, OSError, RuntimeError, KeyError, ValueError):
@@ -147,26 +157,6 @@ def _mintpy_geometry(workdir: Path, prepared: Prepared, python: str | None = Non
     return out
 
 
-def _product_heading(prepared: Prepared) -> float | None:
-    """Mean ``Heading`` (degrees, clockwise from north) of the prepared products' metadata."""
-    values = []
-    for product in prepared.products:
-        txt = product.folder / f"{product.name}.txt"
-        try:
-            for line in txt.read_text(errors="replace").splitlines():
-                key, _, value = line.partition(":")
-                if key.strip().lower() == "heading":
-                    values.append(float(value.strip()))
-                    break
-        except (OSError, ValueError):
-            continue
-    if not values:
-        return None
-    # circular mean: headings near +-180 (descending) must not average to 0
-    angles = np.radians(values)
-    return float(math.degrees(math.atan2(np.mean(np.sin(angles)), np.mean(np.cos(angles)))))
-
-
 def los_geometry(
     workdir: os.PathLike | str, prepared: Prepared, python: str | None = None
 ) -> Tuple[np.ndarray, np.ndarray, str] | None:
@@ -174,8 +164,8 @@ def los_geometry(
 
     In this order: the clipped products' ``lv_theta``/``lv_phi`` converted exactly as MintPy's loader
     converts them into ``geometryGeo.h5``; MintPy's ``geometryGeo.h5`` itself (read with the h5py of
-    MintPy's interpreter ``python`` when given); MintPy's ``incidenceAngle`` (computed from the orbit
-    metadata when the products hold no look vectors) with a constant azimuth from the products' heading.
+    MintPy's interpreter ``python`` when given); with ``python`` and no look vectors, MintPy's constant
+    incidence and azimuth from the orbit metadata.
     """
     workdir = Path(workdir)
     geometry = next((p for p in prepared.products if p.name == prepared.geometry_product), None)
@@ -191,14 +181,16 @@ def los_geometry(
     mintpy = _mintpy_geometry(workdir, prepared, python)
     if "incidenceAngle" in mintpy and "azimuthAngle" in mintpy:
         return mintpy["incidenceAngle"], mintpy["azimuthAngle"], "MintPy inputs/geometryGeo.h5 (incidenceAngle, azimuthAngle)"
-    heading = _product_heading(prepared)
-    if "incidenceAngle" in mintpy and heading is not None:
-        azimuth = np.where(np.isfinite(mintpy["incidenceAngle"]), heading_to_azimuth_deg(heading), np.nan)
+    if "incidence0" in mintpy and "azimuth0" in mintpy:
+        incidence, azimuth = mintpy["incidence0"], mintpy["azimuth0"]
+        if "height" in mintpy:  # only where MintPy has data
+            incidence = np.where(np.isfinite(mintpy["height"]), incidence, np.nan)
         return (
-            mintpy["incidenceAngle"],
+            incidence,
             azimuth,
-            f"MintPy geometryGeo.h5 incidenceAngle (from the products' orbit metadata) and azimuth from the "
-            f"heading {heading:.2f} deg (constant; the products hold no look vectors)",
+            f"constant incidence {np.nanmedian(incidence):.2f} deg and azimuth {np.nanmedian(azimuth):.2f} deg "
+            "from the products' orbit metadata (MintPy's incidence_angle and heading2azimuth_angle, as its "
+            "asc_desc2horz_vert does without geometry files; the products hold no look vectors)",
         )
     return None
 

@@ -119,7 +119,8 @@ def test_outputs_say_units_sign_and_find_each_other(noise_free):
     band = ds.GetRasterBand(1)
     assert band.GetUnitType() == "mm/year"
     assert "up" in band.GetMetadataItem("SIGN")
-    assert "east" in gdal.Open(str(out["EAST"])).GetRasterBand(1).GetMetadataItem("SIGN")
+    east = gdal.Open(str(out["EAST"]))
+    assert "east" in east.GetRasterBand(1).GetMetadataItem("SIGN")
     assert "MintPy" in ds.GetMetadataItem("SOURCE")
     mask = gdal.Open(str(out["MASK"])).ReadAsArray()
     assert set(np.unique(mask)) <= {0, 1, 2}
@@ -270,3 +271,39 @@ def test_match_dates_uses_each_date_once():
     matched = match_dates([a, b], 6)
     assert matched == [(dt.date(2020, 1, 2), [0, 0])]  # b anchors; its two dates both want a[0]
     assert match_dates([a, []], 6) == []
+
+
+def test_runtimeseries_geometry_without_look_vectors(tmp_path, mintpy_python):
+    """INSAR_GAMMA products submitted without INCLUDE_LOOK_VECTORS: the geometry comes from MintPy's
+    geometryGeo.h5 (incidence from the orbit metadata, read with MintPy's h5py: it is LZF-compressed) and
+    the products' heading; the velocity records where it came from."""
+    from fakes.products import make_stack
+    from insarhub_qgis.core.timeseries import (
+        export_results,
+        prepare_products,
+        run_smallbaseline,
+        write_config,
+    )
+    from insarhub_qgis.core.timeseries.geometry import record_los_geometry
+
+    make_stack(tmp_path / "products", n_dates=6, n_pairs=10, seed=5, include_look_vectors=False,
+                       flight_direction="DESCENDING")
+    work = tmp_path / "mintpy"
+    prepared = prepare_products(tmp_path / "products", work)
+    assert "lv_theta" not in prepared.geometry_suffixes
+    run_smallbaseline(write_config(prepared, work), work, mintpy_python)
+    written = export_results(work, {"VELOCITY": tmp_path / "v.tif", "VELOCITY_STD": tmp_path / "s.tif"}, prepared)
+    warnings: list[str] = []
+    geometry = record_los_geometry(work, prepared, written, python=mintpy_python, warn=warnings.append)
+    assert geometry == tmp_path / "v_los_geometry.tif" and not warnings
+    ds = gdal.Open(str(tmp_path / "v.tif"))
+    assert ds.GetMetadataItem("FLIGHT_DIRECTION") == "DESCENDING"
+    assert "heading" in ds.GetMetadataItem("LOS_GEOMETRY_SOURCE")
+    incidence, azimuth = gdal.Open(str(geometry)).ReadAsArray()
+    assert 25 < np.nanmedian(incidence) < 50
+    assert np.nanmedian(azimuth) == pytest.approx(-102.9, abs=0.5)  # MintPy's heading2azimuth_angle(-167.09)
+    # without MintPy's interpreter and without look vectors nothing is found: a warning says what to do
+    warnings.clear()
+    (work / "inputs" / "geometryGeo.h5").rename(work / "inputs" / "moved.h5")
+    assert record_los_geometry(work, prepared, written, warn=warnings.append) is None
+    assert "INCLUDE_LOOK_VECTORS" in warnings[0]
