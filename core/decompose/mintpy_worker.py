@@ -9,15 +9,18 @@ It imports only numpy and MintPy. The job file names ``.npy`` arrays, all on one
   conventions);
 * ``displacement`` (dates, n, rows, cols) or null: LOS displacement per common date;
 * ``window``: MintPy's geometry window (``step``): each window x window block is inverted with the
-  median geometry of the block, as ``asc_desc2horz_vert`` does;
+  median geometry of the block, as ``asc_desc2horz_vert`` does; enlarged so that there are at most
+  :data:`MAX_WINDOWS` windows (MintPy loops over them in Python);
 * outputs: ``out_velocity`` (2, rows, cols) = east, up; ``out_std`` (2, rows, cols);
   ``out_condition`` (rows, cols): condition number of the window's design matrix;
   ``out_displacement`` (dates, 2, rows, cols).
 
-The values come from ``mintpy.asc_desc2horz_vert.asc_desc2horz_vert`` with ``horz_az_angle=-90`` (east).
-The standard deviations propagate each input's standard deviation through the pseudo-inverse of MintPy's
-design matrix (``get_design_matrix4horz_vert``) of the same window: ``var_k = sum_i P[k, i]^2 std_i^2``
-(the inputs are independent stacks). Progress lines ``INSARHUB_PROGRESS <percent>`` go to stdout.
+The velocities come from ``mintpy.asc_desc2horz_vert.asc_desc2horz_vert`` with ``horz_az_angle=-90``
+(east). That function is the pseudo-inverse ``P`` of MintPy's design matrix (``get_design_matrix4horz_vert``)
+of each window's median geometry applied to the LOS values; the worker builds the same ``P`` per window
+with MintPy's function, checks that it reproduces MintPy's velocity result, and applies it to every
+displacement date (MintPy's window loop would run once per date) and to the variances: the standard
+deviations are ``sqrt(sum_i P[k, i]^2 std_i^2)`` (the inputs are independent stacks). Progress lines ``INSARHUB_PROGRESS <percent>`` go to stdout.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sys
 import numpy as np
 
 EAST_AZIMUTH_DEG = -90.0  # MintPy's horizontal azimuth of interest: from north, anticlockwise -> east
-_CHUNK_BYTES = 256 * 1024 * 1024
+MAX_WINDOWS = 20_000
 
 
 def _progress(percent: float) -> None:
@@ -63,40 +66,18 @@ def _decompose(decompose, dlos, incidence, azimuth, window):
     return np.asarray(horizontal, dtype=np.float32), np.asarray(vertical, dtype=np.float32)
 
 
-def _decompose_dates(decompose, displacement, incidence, azimuth, window, out):
-    """All dates at once per chunk: the dates side by side along the columns, each padded to whole
-    windows, so MintPy's windows (and thus its geometry) are exactly those of a single date."""
-    dates, n, rows, cols = displacement.shape
-    padded = -(-cols // window) * window
-    per_date = n * rows * padded * 4 * 3
-    chunk = max(1, min(dates, _CHUNK_BYTES // max(per_date, 1)))
-    geometry_inc = np.full((n, rows, padded), np.nan, dtype=np.float32)
-    geometry_az = np.full((n, rows, padded), np.nan, dtype=np.float32)
-    geometry_inc[:, :, :cols] = incidence
-    geometry_az[:, :, :cols] = azimuth
-    for start in range(0, dates, chunk):
-        stop = min(dates, start + chunk)
-        k = stop - start
-        dlos = np.full((n, rows, padded * k), np.nan, dtype=np.float32)
-        for j in range(k):
-            dlos[:, :, j * padded : j * padded + cols] = displacement[start + j]
-        east, up = _decompose(decompose, dlos, np.tile(geometry_inc, (1, 1, k)), np.tile(geometry_az, (1, 1, k)), window)
-        for j in range(k):
-            out[start + j, 0] = east[:, j * padded : j * padded + cols]
-            out[start + j, 1] = up[:, j * padded : j * padded + cols]
-        _progress(40.0 + 60.0 * stop / dates)
-
-
 def main(job_path: str) -> int:
     from mintpy.asc_desc2horz_vert import asc_desc2horz_vert, get_design_matrix4horz_vert
 
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
-    window = max(1, int(job.get("window", 1)))
     los = np.load(job["los"]).astype(np.float32)
     incidence = np.load(job["incidence"]).astype(np.float32)
     azimuth = np.load(job["azimuth"]).astype(np.float32)
     n, rows, cols = los.shape
+    window = max(1, int(job.get("window", 1)))
+    while -(-rows // window) * -(-cols // window) > MAX_WINDOWS:
+        window += 1
     print(f"Decomposing {n} LOS inputs on a {cols} x {rows} grid (MintPy geometry window {window} px).", flush=True)
     _progress(0.0)
 
@@ -112,12 +93,25 @@ def main(job_path: str) -> int:
         np.save(job["out_std"], np.sqrt(variance).astype(np.float32))
     _progress(40.0)
 
+    # MintPy's result is pinv(G) of each window applied to the LOS: check, then apply the same to every date
+    with np.errstate(invalid="ignore"):
+        again = np.einsum("kiyx,iyx->kyx", pinv, los.astype(np.float64))
+    both = np.isfinite(again[0]) & np.isfinite(east)
+    if both.any():
+        worst = max(float(np.max(np.abs(again[0][both] - east[both]))), float(np.max(np.abs(again[1][both] - up[both]))))
+        scale = max(1.0, float(np.max(np.abs(los[np.isfinite(los)]))))
+        print(f"Window pseudo-inverses reproduce MintPy's result to {worst:.2g} (of LOS values up to {scale:.3g}).", flush=True)
+        if worst > 1e-3 * scale:
+            raise SystemExit(f"the window pseudo-inverses differ from asc_desc2horz_vert's result by {worst}")
+
     if job.get("displacement"):
         displacement = np.load(job["displacement"], mmap_mode="r")
-        out = np.lib.format.open_memmap(
-            job["out_displacement"], mode="w+", dtype=np.float32, shape=(displacement.shape[0], 2, rows, cols)
-        )
-        _decompose_dates(asc_desc2horz_vert, displacement, incidence, azimuth, window, out)
+        dates = displacement.shape[0]
+        out = np.lib.format.open_memmap(job["out_displacement"], mode="w+", dtype=np.float32, shape=(dates, 2, rows, cols))
+        for t in range(dates):
+            with np.errstate(invalid="ignore"):
+                out[t] = np.einsum("kiyx,iyx->kyx", pinv, np.asarray(displacement[t], dtype=np.float64))
+            _progress(40.0 + 60.0 * (t + 1) / dates)
         out.flush()
         del out
     _progress(100.0)

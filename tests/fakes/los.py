@@ -202,3 +202,19 @@ def set_product_geometry(folder: Path, direction: str, swath: Tuple[float, float
     lines = txt.read_text().splitlines()
     heading = HEADING_DEG[direction.upper()]
     txt.write_text("\n".join(f"Heading: {heading:.7f}" if line.startswith("Heading:") else line for line in lines) + "\n")
+
+
+#: Sentinel-1 IW incidence angle (degrees) at the middle of each sub-swath.
+SUBSWATH_INCIDENCE_DEG = {"IW1": 33.5, "IW2": 39.0, "IW3": 43.5}
+SWATH_WIDTH_M = 250_000.0
+
+
+def swath_for(direction: str, x_centre: float, incidence_at_centre: float,
+              incidence_range: Tuple[float, float] = (30.0, 46.0)) -> Tuple[float, float]:
+    """The ``swath`` (west, east map x, 250 km apart) of :func:`s1_geometry` that puts
+    ``incidence_at_centre`` at ``x_centre``."""
+    near, far = incidence_range
+    near_to_far = (incidence_at_centre - near) / (far - near)
+    u = near_to_far if direction.upper() == "ASCENDING" else 1.0 - near_to_far
+    west = x_centre - u * SWATH_WIDTH_M
+    return (west, west + SWATH_WIDTH_M)
