@@ -113,7 +113,7 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
             QgsProcessingParameterNumber(self.MAX_CONDITION, "Maximum condition number", QgsProcessingParameterNumber.Double,
                                          defaultValue=DEFAULT_MAX_CONDITION, minValue=1.01),
             "Pixels whose look directions are too alike to separate vertical from east (condition number of "
-            "MintPy's design matrix above this) are masked. Ascending + descending Sentinel-1: about 1.3-1.6.",
+            "MintPy's design matrix above this) are masked. Ascending + descending Sentinel-1: about 1.1-1.6.",
         )))
         self.addParameter(_advanced(with_help(
             QgsProcessingParameterNumber(self.GEOMETRY_WINDOW, "Geometry window (pixels)", QgsProcessingParameterNumber.Integer,

@@ -79,6 +79,9 @@ def main(job_path: str) -> int:
     while -(-rows // window) * -(-cols // window) > MAX_WINDOWS:
         window += 1
     print(f"Decomposing {n} LOS inputs on a {cols} x {rows} grid (MintPy geometry window {window} px).", flush=True)
+    if job.get("out_info"):
+        with open(job["out_info"], "w", encoding="utf-8") as handle:
+            json.dump({"window": window}, handle)
     _progress(0.0)
 
     east, up = _decompose(asc_desc2horz_vert, los, incidence, azimuth, window)

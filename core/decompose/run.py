@@ -31,8 +31,8 @@ from . import results
 from .grid import Bounds, _pixel_in, common_grid, warp
 from .inputs import LosInput, check_directions, open_los_input
 
-#: Condition number of the (vertical, east) design matrix above which a pixel is masked. Ascending +
-#: descending Sentinel-1 gives about 1.3-1.6; two tracks of one direction 5-20.
+#: Condition number of the (east, vertical) design matrix above which a pixel is masked. Ascending +
+#: descending Sentinel-1 gives about 1.1-1.6; two tracks of one direction 5 or more.
 DEFAULT_MAX_CONDITION = 4.0
 #: MintPy's geometry window (pixels): each block is inverted with its median geometry.
 DEFAULT_GEOMETRY_WINDOW = 5
@@ -320,8 +320,8 @@ def decompose(
         geometry = warp(str(item.geometry), grid, pixel)
         incidence[i], azimuth[i] = geometry[0], geometry[1]
         progress(20.0 * (i + 1) / n)
-    # the azimuth must not be averaged across the +-180 wrap: only descending near +-180... it is about
-    # +-103 degrees for both directions, far from the wrap, so bilinear/average stay correct.
+    # Regridding interpolates the azimuth; Sentinel-1's is about +103 (ascending) and -103 degrees
+    # (descending), far from the +-180 wrap, so interpolating it is safe.
     valid = np.all(np.isfinite(los) & np.isfinite(incidence) & np.isfinite(azimuth), axis=0)
     if not valid.any():
         raise InputError(
@@ -384,6 +384,7 @@ def decompose(
             "out_velocity": str(workdir / "out_velocity.npy"),
             "out_std": str(workdir / "out_std.npy"),
             "out_condition": str(workdir / "out_condition.npy"),
+            "out_info": str(workdir / "out_info.json"),
         }
         np.save(job["los"], np.where(valid, los, np.nan).astype(np.float32))
         np.save(job["los_std"], los_std)
@@ -417,6 +418,7 @@ def decompose(
         east, up = np.load(job["out_velocity"])
         east_std, up_std = np.load(job["out_std"])
         condition = np.load(job["out_condition"])
+        info = json.loads(Path(str(job["out_info"])).read_text()) if Path(str(job["out_info"])).is_file() else {}
         series = np.load(job["out_displacement"]) if common else None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -450,7 +452,7 @@ def decompose(
         "REFERENCE": description,
         "REFERENCE_OFFSETS_MM_YR": ",".join(f"{o:.3f}" for o in offsets),
         "MAX_CONDITION_NUMBER": f"{max_condition:g}",
-        "GEOMETRY_WINDOW_PX": str(job["window"]),
+        "GEOMETRY_WINDOW_PX": str(info.get("window", job["window"])),
         "NORTH_COMPONENT": "neglected (assumed 0)",
     }
     written: Dict[str, Path] = {}

@@ -121,7 +121,7 @@ def test_outputs_say_units_sign_and_find_each_other(noise_free):
     assert "up" in band.GetMetadataItem("SIGN")
     east = gdal.Open(str(out["EAST"]))
     assert "east" in east.GetRasterBand(1).GetMetadataItem("SIGN")
-    assert "MintPy" in ds.GetMetadataItem("SOURCE")
+    assert "MintPy" in ds.GetMetadataItem("SOURCE") and ds.GetMetadataItem("GEOMETRY_WINDOW_PX") == "5"
     mask = gdal.Open(str(out["MASK"])).ReadAsArray()
     assert set(np.unique(mask)) <= {0, 1, 2}
     # the dock's entry point: any output leads to all of them and reads a pixel
