@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
@@ -23,21 +24,12 @@ from .base import InsarhubAlgorithm, with_help
 from .features import source_union_wgs84
 from .settings import read_settings
 
-try:  # QGIS >= 3.36 names the layer types in Qgis.ProcessingSourceType
-    from qgis.core import Qgis
-
-    RASTER_TYPE = Qgis.ProcessingSourceType.Raster
-except AttributeError:  # QGIS 3.22-3.34
-    from qgis.core import QgsProcessing
-
-    RASTER_TYPE = QgsProcessing.TypeRaster
-
 VELOCITY_OUTPUTS = ("VERTICAL", "EAST", "VERTICAL_STD", "EAST_STD", "MASK")
 DISPLACEMENT_OUTPUTS = ("VERTICAL_DISPLACEMENT", "EAST_DISPLACEMENT")
 
 
 def _advanced(parameter):
-    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     return parameter
 
 
@@ -65,7 +57,7 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
 
         self.addParameter(
             with_help(
-                QgsProcessingParameterMultipleLayers(self.INPUTS, "LOS velocities (runtimeseries VELOCITY outputs)", RASTER_TYPE),
+                QgsProcessingParameterMultipleLayers(self.INPUTS, "LOS velocities (runtimeseries VELOCITY outputs)", QgsProcessing.SourceType.TypeRaster),
                 "The velocity GeoTIFFs insarhub:runtimeseries wrote, one per stack: at least one ascending and one "
                 "descending over the same area. Each knows its look geometry and finds its standard deviation "
                 "and displacement beside it.",
@@ -78,7 +70,7 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterNumber(self.PIXEL_SIZE, "Output pixel size (output CRS units; 0 = finest input)",
-                                             QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0),
+                                             QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0),
                 "0: the finest input's pixel. Coarser outputs average the inputs; finer ones interpolate them.",
             )
         )
@@ -104,19 +96,19 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
             )
         )
         self.addParameter(_advanced(with_help(
-            QgsProcessingParameterNumber(self.DATE_TOLERANCE, "Date tolerance (days)", QgsProcessingParameterNumber.Double,
+            QgsProcessingParameterNumber(self.DATE_TOLERANCE, "Date tolerance (days)", QgsProcessingParameterNumber.Type.Double,
                                          defaultValue=DEFAULT_DATE_TOLERANCE_DAYS, minValue=0.0),
             "Acquisitions of different stacks at most this far apart count as one common date (default: half "
             "Sentinel-1's 12-day repeat).",
         )))
         self.addParameter(_advanced(with_help(
-            QgsProcessingParameterNumber(self.MAX_CONDITION, "Maximum condition number", QgsProcessingParameterNumber.Double,
+            QgsProcessingParameterNumber(self.MAX_CONDITION, "Maximum condition number", QgsProcessingParameterNumber.Type.Double,
                                          defaultValue=DEFAULT_MAX_CONDITION, minValue=1.01),
             "Pixels whose look directions are too alike to separate vertical from east (condition number of "
             "MintPy's design matrix above this) are masked. Ascending + descending Sentinel-1: about 1.1-1.6.",
         )))
         self.addParameter(_advanced(with_help(
-            QgsProcessingParameterNumber(self.GEOMETRY_WINDOW, "Geometry window (pixels)", QgsProcessingParameterNumber.Integer,
+            QgsProcessingParameterNumber(self.GEOMETRY_WINDOW, "Geometry window (pixels)", QgsProcessingParameterNumber.Type.Integer,
                                          defaultValue=DEFAULT_GEOMETRY_WINDOW, minValue=1, maxValue=200),
             "MintPy inverts blocks of this many pixels square with their median geometry (its 'step'); 1 = "
             "every pixel with its own geometry (slower).",

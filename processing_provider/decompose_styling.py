@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any, Mapping
 
 from qgis.core import (
+    Qgis,
     QgsDateTimeRange,
     QgsLayerTreeGroup,
     QgsLayerTreeLayer,
@@ -14,7 +15,6 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProject,
     QgsRasterLayer,
-    QgsRasterLayerTemporalProperties,
 )
 from qgis.PyQt.QtGui import QColor
 
@@ -101,7 +101,7 @@ class DecompositionPostProcessor(QgsProcessingLayerPostProcessorInterface):
                 continue
             properties = view.temporalProperties()
             properties.setIsActive(True)
-            properties.setMode(QgsRasterLayerTemporalProperties.ModeFixedTemporalRange)
+            properties.setMode(Qgis.RasterTemporalMode.FixedTemporalRange)
             properties.setFixedTemporalRange(QgsDateTimeRange(start, end, True, False))
             project.addMapLayer(view, False)
             subgroup.addLayer(view)
