@@ -274,25 +274,29 @@ def test_match_dates_uses_each_date_once():
 
 
 def test_runtimeseries_geometry_without_look_vectors(tmp_path, mintpy_python):
-    """INSAR_GAMMA products submitted without INCLUDE_LOOK_VECTORS: the geometry comes from MintPy's
-    geometryGeo.h5 (incidence from the orbit metadata, read with MintPy's h5py: it is LZF-compressed) and
-    the products' heading; the velocity records where it came from."""
+    """INSAR_GAMMA products submitted without INCLUDE_LOOK_VECTORS: the geometry is MintPy's constant
+    incidence and azimuth from the orbit metadata of its geometryGeo.h5 (read by MintPy's own h5py: the
+    file is LZF-compressed); the velocity records where it came from."""
     from fakes.products import make_stack
-    from insarhub_qgis.core.timeseries import (
-        export_results,
-        prepare_products,
-        run_smallbaseline,
-        write_config,
-    )
+    from insarhub_qgis.core.timeseries import prepare_products, run_smallbaseline, write_config
+    from insarhub_qgis.core.timeseries.export import _write_geotiff
     from insarhub_qgis.core.timeseries.geometry import record_los_geometry
 
-    make_stack(tmp_path / "products", n_dates=6, n_pairs=10, seed=5, include_look_vectors=False,
-                       flight_direction="DESCENDING")
+    make_stack(tmp_path / "products", n_dates=8, n_pairs=14, seed=5, include_look_vectors=False,
+               flight_direction="DESCENDING")
     work = tmp_path / "mintpy"
     prepared = prepare_products(tmp_path / "products", work)
     assert "lv_theta" not in prepared.geometry_suffixes
-    run_smallbaseline(write_config(prepared, work), work, mintpy_python)
-    written = export_results(work, {"VELOCITY": tmp_path / "v.tif", "VELOCITY_STD": tmp_path / "s.tif"}, prepared)
+    # MintPy's load_data writes geometryGeo.h5: the only step the geometry needs
+    run_smallbaseline(write_config(prepared, work), work, mintpy_python, extra_args=["--dostep", "load_data"])
+    assert (work / "inputs" / "geometryGeo.h5").is_file()
+    velocity = np.zeros(prepared.grid.shape)
+    written = {
+        "VELOCITY": str(_write_geotiff(tmp_path / "v.tif", [velocity], 1, prepared.grid, descriptions=["v"], units="mm/year",
+                                       metadata={"QUANTITY": "velocity"})),
+        "VELOCITY_STD": str(_write_geotiff(tmp_path / "s.tif", [velocity], 1, prepared.grid, descriptions=["s"], units="mm/year",
+                                           metadata={"QUANTITY": "velocityStd"})),
+    }
     warnings: list[str] = []
     geometry = record_los_geometry(work, prepared, written, python=mintpy_python, warn=warnings.append)
     assert geometry == tmp_path / "v_los_geometry.tif" and not warnings
