@@ -418,7 +418,10 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
         progress_made = False
         try:
             if not (item.size is not None and offset == item.size and offset > 0):
-                headers = {"Range": f"bytes={offset}-"} if offset else {}
+                # identity: the bytes on the wire are the file, as Content-Length, Range and ETag count them.
+                headers = {"Accept-Encoding": "identity"}
+                if offset:
+                    headers["Range"] = f"bytes={offset}-"
                 try:
                     response = run.session.get(item.url, stream=True, headers=headers, timeout=run.timeout_s)
                 except requests.RequestException as exc:
@@ -481,9 +484,7 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
                         received = 0
                         try:
                             with open(part, "ab" if offset else "wb") as handle:
-                                for chunk in response.iter_content(chunk_size=run.chunk_size):
-                                    if not chunk:
-                                        continue
+                                for chunk in _body_chunks(response, run.chunk_size):
                                     handle.write(chunk)
                                     received += len(chunk)
                                     transferred += len(chunk)
@@ -494,11 +495,9 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
                                         raise _Stopped()
                                 handle.flush()
                                 os.fsync(handle.fileno())
-                        except requests.RequestException as exc:
+                        except _BodyBroken as exc:
                             progress_made = received > 0
-                            raise _Retryable(
-                                f"connection dropped after {received} bytes ({type(exc).__name__})"
-                            ) from None
+                            raise _Retryable(f"connection dropped after {received} bytes ({exc})") from None
                         progress_made = received > 0
                         if expected_len is not None and received < expected_len:
                             # requests 2.28/urllib3 1.26 end a dropped body without an error.
@@ -541,6 +540,34 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
             _sleep_or_stop(delay, run)
         except _Permanent as exc:
             return fail(str(exc))
+
+
+class _BodyBroken(Exception):
+    """The response body ended with an error (dropped connection, read timeout)."""
+
+
+def _body_chunks(response: Any, chunk_size: int) -> Any:
+    """The body of a streamed ``requests`` response exactly as it arrives, undecoded.
+
+    Reads ``response.raw`` directly: ``iter_content`` (urllib3 2.x ``read(amt)``) collects
+    ``chunk_size`` bytes before it hands any over, so the bytes of the last, partial chunk of a
+    dropped connection were lost and a resume started at a ``chunk_size`` boundary. A single
+    ``read(amt, decode_content=False)`` returns what has arrived (a short read at the end), the
+    same with urllib3 1.26 and 2.x; the next read reports the drop.
+    """
+    import http.client
+
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    raw = response.raw
+    while True:
+        try:
+            chunk = raw.read(chunk_size, decode_content=False)
+        except (Urllib3Error, http.client.HTTPException, OSError) as exc:
+            raise _BodyBroken(type(exc).__name__) from None
+        if not chunk:
+            return
+        yield chunk
 
 
 def _sleep_or_stop(seconds: float, run: _Run) -> None:
