@@ -549,21 +549,34 @@ class _BodyBroken(Exception):
 def _body_chunks(response: Any, chunk_size: int) -> Any:
     """The body of a streamed ``requests`` response exactly as it arrives, undecoded.
 
-    Reads ``response.raw`` directly: ``iter_content`` (urllib3 2.x ``read(amt)``) collects
-    ``chunk_size`` bytes before it hands any over, so the bytes of the last, partial chunk of a
-    dropped connection were lost and a resume started at a ``chunk_size`` boundary. A single
-    ``read(amt, decode_content=False)`` returns what has arrived (a short read at the end), the
-    same with urllib3 1.26 and 2.x; the next read reports the drop.
+    Each read returns what has arrived, up to ``chunk_size`` bytes (``read1``), so every byte
+    received before a connection drops is written, and a cancel is noticed while a slow server
+    sends. ``iter_content`` instead gathers whole chunks (urllib3 2.x ``read(amt)`` loops until
+    it has ``amt`` bytes) and lost the last, partial chunk of a dropped connection: the resume
+    then began at a 64 KiB boundary. urllib3 2.x has ``read1``; with urllib3 1.26 the same call
+    goes to the ``http.client`` response underneath, so both behave alike.
     """
     import http.client
 
     from urllib3.exceptions import HTTPError as Urllib3Error
 
     raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 2.x
+
+        def read(n: int) -> bytes:
+            return raw.read1(n, decode_content=False)
+
+    elif hasattr(getattr(raw, "_fp", None), "read1"):  # urllib3 1.26: http.client.HTTPResponse
+        read = raw._fp.read1
+    else:  # pragma: no cover - neither: whole chunks, as iter_content reads them
+
+        def read(n: int) -> bytes:
+            return raw.read(n, decode_content=False)
+
     while True:
         try:
-            chunk = raw.read(chunk_size, decode_content=False)
-        except (Urllib3Error, http.client.HTTPException, OSError) as exc:
+            chunk = read(chunk_size)
+        except (Urllib3Error, http.client.HTTPException, OSError, ValueError) as exc:
             raise _BodyBroken(type(exc).__name__) from None
         if not chunk:
             return
