@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import (
+    QgsFeature,
     QgsFeatureSink,
+    QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -139,9 +141,15 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.STACK_COUNT, "Number of stacks"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
-        from ..core import records as core_records
         from ..core import stacks as core_stacks
-        from ..core.search import SearchRequest, parse_int_list, parse_names, search
+        from ..core.search import (
+            SearchRequest,
+            SearchStats,
+            parse_int_list,
+            parse_names,
+            search_footprints,
+            search_notes,
+        )
 
         aoi = resolve_aoi(self, parameters, context)
         granules = parse_names(self.parameterAsString(parameters, self.GRANULES, context))
@@ -165,29 +173,37 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             feedback.setProgressText(f"Fetched {fetched} of {hits} records")
             feedback.setProgress(90.0 * fetched / max(hits, 1))
 
-        result = search(
-            request,
-            service,
-            progress=progress,
-            is_cancelled=feedback.isCanceled,
-            log=feedback.pushWarning,
-        )
-        report = feedback.pushWarning if result.empty else feedback.pushInfo
-        for note in result.notes:
-            report(note)
-
-        rows = [core_records.record_from_product(p) for p in result.products]
         fields = make_fields(FOOTPRINT_FIELDS)
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, WGS84)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        for record, geometry in rows:
-            if feedback.isCanceled():
-                raise QgsProcessingException("Cancelled.")
-            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.FastInsert)
+        names = fields.names()
+        # What the stack summary needs of each record (not its umm): the footprints themselves
+        # are written as they arrive, so a search of any size holds one CMR page in memory.
+        light: list[tuple[dict[str, Any], Any]] = []
+        stats = SearchStats()
+        footprints = search_footprints(
+            request, service, progress=progress, is_cancelled=feedback.isCanceled, log=feedback.pushWarning, stats=stats
+        )
+        for footprint in footprints:
+            record = footprint.record
+            feature = QgsFeature(fields)
+            feature.setAttributes([record.get(name) for name in names])
+            geometry = QgsGeometry()
+            geometry.fromWkb(footprint.wkb())
+            feature.setGeometry(geometry)
+            if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
+                raise QgsProcessingException(
+                    f"Could not write the footprint of {record['sceneName']} to the output"
+                    + (f": {sink.lastError()}" if hasattr(sink, "lastError") and sink.lastError() else "")
+                    + ". Check that the output folder is writable and has free space."
+                )
+            light.append(({key: record[key] for key in _SUMMARY_KEYS}, _summary_geometry(footprint) if aoi else None))
+        for note in search_notes(request, stats):
+            (feedback.pushWarning if not stats.kept or stats.broken or stats.stopped else feedback.pushInfo)(note)
 
-        summaries = core_stacks.summarize(rows, aoi.geometry if aoi else None)
-        outputs: dict[str, Any] = {self.OUTPUT: dest_id, self.COUNT: len(rows), self.STACK_COUNT: len(summaries)}
+        summaries = core_stacks.summarize(light, aoi.geometry if aoi else None)
+        outputs: dict[str, Any] = {self.OUTPUT: dest_id, self.COUNT: stats.kept, self.STACK_COUNT: len(summaries)}
         summary_fields = make_fields(SUMMARY_FIELDS)
         summary_sink, summary_id = self.parameterAsSink(
             parameters, self.SUMMARY, context, summary_fields, QgsWkbTypes.NoGeometry
@@ -197,9 +213,22 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
                 summary_sink.addFeature(make_feature(summary_fields, summary.as_dict()), QgsFeatureSink.FastInsert)
             outputs[self.SUMMARY] = summary_id
 
-        feedback.pushInfo(f"{len(rows)} {request.processing_level} record(s) in {len(summaries)} stack(s).")
+        feedback.pushInfo(f"{stats.kept} {request.processing_level} record(s) in {len(summaries)} stack(s).")
         if summaries:
             feedback.pushInfo(core_stacks.format_summary(summaries))
         styling.style_search_outputs(context, dest_id, outputs.get(self.SUMMARY), summaries)
         feedback.setProgress(100)
         return outputs
+
+
+_SUMMARY_KEYS = ("stack", "startTime", "pathNumber", "frameNumber", "burstId", "flightDirection")
+
+
+def _summary_geometry(footprint: Any) -> Any:
+    """The footprint as shapely geometry for the AOI coverage, made valid if CMR's is not."""
+    polygon = footprint.polygon()
+    if polygon.is_valid:
+        return polygon
+    from shapely.validation import make_valid
+
+    return make_valid(polygon)
