@@ -529,15 +529,22 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
                                         transferred += len(chunk)
                                         run.progress.add(index, len(chunk))
                                         if run.stop.is_set():
-                                            handle.flush()
-                                            os.fsync(handle.fileno())
                                             raise _Stopped()
                                         limit_problem = over_limit()
                                         if limit_problem:
                                             raise _Permanent(limit_problem)
-                                finally:
-                                    handle.flush()
-                                    os.fsync(handle.fileno())
+                                except BaseException as exc:
+                                    # Keep what arrived (a rerun resumes from it); a write error
+                                    # that shows only now is the fault to report.
+                                    try:
+                                        handle.flush()
+                                        os.fsync(handle.fileno())
+                                    except OSError:
+                                        if not isinstance(exc, OSError):
+                                            raise
+                                    raise
+                                handle.flush()
+                                os.fsync(handle.fileno())
                         except _BodyBroken as exc:
                             progress_made = received > 0
                             raise _Retryable(f"connection dropped after {received} bytes ({exc})") from None

@@ -15,7 +15,6 @@ for callers that need them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -289,92 +288,6 @@ class SearchStats:
     broken: list[str] = field(default_factory=list)  # "<name>: <why>" of records skipped
     stopped: str = ""  # why paging stopped before CMR said it was done ("" when it did)
     found_names: set = field(default_factory=set)  # sceneName and fileID of the records kept
-
-
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-
-
-def _skip(text: str, index: int) -> int:
-    return _WHITESPACE.match(text, index).end()  # type: ignore[union-attr]
-
-
-def _split_items(text: str, index: int) -> tuple[list[tuple[Any, Any, str | None, str | None]], int]:
-    """The ``items`` array at ``index``, each item's ``umm``/``meta`` with the exact text it had."""
-    items: list[tuple[Any, Any, str | None, str | None]] = []
-    if text[index] != "[":
-        raise ValueError("items is not a list")
-    index = _skip(text, index + 1)
-    if text[index] == "]":
-        return items, index + 1
-    while True:
-        if text[index] != "{":
-            raise ValueError("an item is not an object")
-        index = _skip(text, index + 1)
-        umm = meta = None
-        umm_text = meta_text = None
-        while text[index] != "}":
-            key, index = _DECODER.raw_decode(text, index)
-            index = _skip(text, index)
-            if text[index] != ":":
-                raise ValueError("expected ':'")
-            index = _skip(text, index + 1)
-            start = index
-            value, index = _DECODER.raw_decode(text, index)
-            if key == "umm":
-                umm, umm_text = value, text[start:index]
-            elif key == "meta":
-                meta, meta_text = value, text[start:index]
-            index = _skip(text, index)
-            if text[index] == ",":
-                index = _skip(text, index + 1)
-        items.append((umm, meta, umm_text, meta_text))
-        index = _skip(text, index + 1)
-        if text[index] == ",":
-            index = _skip(text, index + 1)
-            continue
-        if text[index] == "]":
-            return items, index + 1
-        raise ValueError("expected ',' or ']'")
-
-
-def parse_cmr_page(text: str) -> tuple[int | None, list[tuple[Any, Any, str | None, str | None]]]:
-    """``(hits, items)`` of a CMR ``umm_json`` answer, each item's ``umm``/``meta`` also as the
-    JSON text it was sent as (so a footprint keeps it without serialising it again).
-
-    Raises ``ValueError`` for an answer that is not such JSON.
-    """
-    try:
-        index = _skip(text, 0)
-        if text[index] != "{":
-            raise ValueError("not an object")
-        index = _skip(text, index + 1)
-        hits: int | None = None
-        items: list | None = None
-        while text[index] != "}":
-            key, index = _DECODER.raw_decode(text, index)
-            index = _skip(text, index)
-            if text[index] != ":":
-                raise ValueError("expected ':'")
-            index = _skip(text, index + 1)
-            if key == "items":
-                items, index = _split_items(text, index)
-            else:
-                value, index = _DECODER.raw_decode(text, index)
-                if key == "hits":
-                    hits = int(value)
-            index = _skip(text, index)
-            if text[index] == ",":
-                index = _skip(text, index + 1)
-        if text[_skip(text, index + 1) :].strip():
-            raise ValueError("extra data after the answer")
-    except IndexError:
-        raise ValueError("the answer ends early") from None
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
-    if items is None:
-        raise ValueError("no items")
-    return hits, items
 
 
 def _fetch_page(session: Any, url: str, form: list, search_after: str | None, timeout_s: float) -> CmrPage:

@@ -27,6 +27,7 @@ import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from ..config import Endpoints
 from ..errors import CancelledError, InputError, InsarhubError, ServiceError, TransientServiceError
@@ -134,6 +135,13 @@ def job_cost(job_type: str, job_parameters: Mapping[str, Any], costs: Mapping[st
 def total_cost(jobs: Iterable[Mapping[str, Any]], costs: Mapping[str, Any]) -> float:
     """Credits a list of prepared jobs (``job_type`` + ``job_parameters``) costs."""
     return float(sum(job_cost(j["job_type"], j.get("job_parameters") or {}, costs) for j in jobs))
+
+
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc or url[:80]
+    except ValueError:
+        return url[:80]
 
 
 def _detail(response: Any) -> str:
@@ -357,7 +365,7 @@ class Hyp3Client:
                 break
             if origin_of(str(next_url)) != home:
                 raise ForeignHostError(
-                    f"HyP3 at {self.url} sent a 'next' link to another host ({origin_of(str(next_url)) or next_url!r}) "
+                    f"HyP3 at {self.url} sent a 'next' link to another host ({_netloc(str(next_url))}) "
                     f"while {what}; it was not followed and your credentials were not sent there."
                 )
             url, query = str(next_url), None
