@@ -149,6 +149,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             parse_names,
             search_footprints,
             search_notes,
+            validate,
         )
 
         aoi = resolve_aoi(self, parameters, context)
@@ -173,6 +174,16 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             feedback.setProgressText(f"Fetched {fetched} of {hits} records")
             feedback.setProgress(90.0 * fetched / max(hits, 1))
 
+        request = validate(request)  # a bad request is refused before any output exists
+        stats = SearchStats()
+        footprints: Any = search_footprints(
+            request, service, progress=progress, is_cancelled=feedback.isCanceled, log=feedback.pushWarning, stats=stats
+        )
+        notes: list[str] | None = None
+        if request.granules:
+            # Named granules are few, and one that is not found is an error: check before writing.
+            footprints = list(footprints)
+            notes = search_notes(request, stats)
         fields = make_fields(FOOTPRINT_FIELDS)
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, WGS84)
         if sink is None:
@@ -181,10 +192,6 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         # What the stack summary needs of each record (not its umm): the footprints themselves
         # are written as they arrive, so a search of any size holds one CMR page in memory.
         light: list[tuple[dict[str, Any], Any]] = []
-        stats = SearchStats()
-        footprints = search_footprints(
-            request, service, progress=progress, is_cancelled=feedback.isCanceled, log=feedback.pushWarning, stats=stats
-        )
         for footprint in footprints:
             record = footprint.record
             feature = QgsFeature(fields)
@@ -199,7 +206,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
                     + ". Check that the output folder is writable and has free space."
                 )
             light.append(({key: record[key] for key in _SUMMARY_KEYS}, _summary_geometry(footprint) if aoi else None))
-        for note in search_notes(request, stats):
+        for note in notes if notes is not None else search_notes(request, stats):
             (feedback.pushWarning if not stats.kept or stats.broken or stats.stopped else feedback.pushInfo)(note)
 
         summaries = core_stacks.summarize(light, aoi.geometry if aoi else None)
