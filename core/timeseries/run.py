@@ -620,9 +620,16 @@ def run_smallbaseline(
         cancelled = False
         eof = False
         try:
+            drain_until = 0.0
             while not eof:
-                if is_cancelled():
+                if not cancelled and is_cancelled():
                     cancelled = True
+                    # Stop MintPy now, then read what it printed up to then (until its output
+                    # ends): the step it was in and the log are then exact, whatever the timing.
+                    if proc.poll() is None:
+                        kill_process_tree(proc)
+                    drain_until = time.monotonic() + 5.0
+                if cancelled and time.monotonic() > drain_until:
                     break
                 try:
                     kind, text = lines.get(timeout=poll_s)
