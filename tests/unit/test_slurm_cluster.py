@@ -74,6 +74,12 @@ class Slurm:
         memory_mb = max(2048, min(8192, total_mb // 2))  # what the node offers jobs (each worker asks 1 GB)
         for name in ("state", "spool", "log"):
             (self.root / name).mkdir()
+        version = subprocess.run(["slurmd", "-V"], capture_output=True, text=True).stdout.split()[-1]
+        major, minor = (int(part) for part in version.split(".")[:2])
+        if (major, minor) >= (24, 5):
+            # Without systemd or a cgroup file system (a chroot, a container) slurmd >= 24.05 would
+            # still initialise cgroups and stop; proctrack/linuxproc and task/none need none.
+            (self.root / "cgroup.conf").write_text("CgroupPlugin=disabled\n")
         self.conf.write_text(
             textwrap.dedent(
                 f"""\
