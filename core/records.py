@@ -20,7 +20,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import InputError
 from .schema import FOOTPRINT_FIELD_NAMES, FOOTPRINT_FIELDS
@@ -34,6 +34,7 @@ __all__ = [
     "BrokenRecord",
     "Footprint",
     "RawItem",
+    "coverage_geometry",
     "fast_json_available",
     "footprint_from_umm",
     "parse_cmr_page",
@@ -68,6 +69,36 @@ class Footprint:
         from shapely.geometry import Polygon
 
         return Polygon(self.ring)
+
+
+def coverage_geometry(rings: Sequence[Sequence[tuple[float, float]]], aoi_geometry: BaseGeometry) -> BaseGeometry:
+    """A geometry that covers the AOI exactly as the union of these footprints does (for the
+    stack summary's AOI coverage), made without building every footprint's union.
+
+    Footprints are made valid, clipped to a polygon AOI and unioned; when one of them contains
+    the whole AOI (the usual case for a small AOI) the answer is the AOI itself; for a point or
+    line AOI it is the AOI when any footprint touches it, else an empty polygon.
+    """
+    import numpy as np
+    import shapely
+
+    if not rings:
+        return shapely.Polygon()
+    lengths = [len(ring) for ring in rings]
+    coords = np.asarray([point for ring in rings for point in ring], dtype=float)
+    polygons = shapely.polygons(shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), lengths)))
+    invalid = ~shapely.is_valid(polygons)
+    if invalid.any():
+        polygons[invalid] = shapely.make_valid(polygons[invalid])
+    if aoi_geometry.geom_type not in ("Polygon", "MultiPolygon") or aoi_geometry.area == 0:
+        return aoi_geometry if shapely.intersects(polygons, aoi_geometry).any() else shapely.Polygon()
+    shapely.prepare(aoi_geometry)
+    if shapely.contains(polygons, aoi_geometry).any():
+        return aoi_geometry
+    touching = polygons[shapely.intersects(polygons, aoi_geometry)]
+    if not len(touching):
+        return shapely.Polygon()
+    return shapely.union_all(shapely.intersection(touching, aoi_geometry))
 
 
 def _value(item: Any) -> Any:

@@ -189,9 +189,23 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         names = fields.names()
-        # What the stack summary needs of each record (not its umm): the footprints themselves
-        # are written as they arrive, so a search of any size holds one CMR page in memory.
+        # What the stack summary needs of each record (not its umm) and each stack's rings: the
+        # footprints themselves are written as they arrive, so a search of any size holds about
+        # one CMR page in memory.
         light: list[tuple[dict[str, Any], Any]] = []
+        rings: dict[str, list[Any]] = {}
+        batch: list[QgsFeature] = []
+
+        def flush() -> None:
+            if batch and not sink.addFeatures(batch, QgsFeatureSink.FastInsert):
+                error = sink.lastError() if hasattr(sink, "lastError") else ""
+                raise QgsProcessingException(
+                    "Could not write the footprints to the output"
+                    + (f": {error}" if error else "")
+                    + ". Check that the output folder is writable and has free space."
+                )
+            batch.clear()
+
         for footprint in footprints:
             record = footprint.record
             feature = QgsFeature(fields)
@@ -199,13 +213,22 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             geometry = QgsGeometry()
             geometry.fromWkb(footprint.wkb())
             feature.setGeometry(geometry)
-            if not sink.addFeature(feature, QgsFeatureSink.FastInsert):
-                raise QgsProcessingException(
-                    f"Could not write the footprint of {record['sceneName']} to the output"
-                    + (f": {sink.lastError()}" if hasattr(sink, "lastError") and sink.lastError() else "")
-                    + ". Check that the output folder is writable and has free space."
-                )
-            light.append(({key: record[key] for key in _SUMMARY_KEYS}, _summary_geometry(footprint) if aoi else None))
+            batch.append(feature)
+            if len(batch) >= 500:
+                flush()
+            light.append(({key: record[key] for key in _SUMMARY_KEYS}, None))
+            if aoi:
+                rings.setdefault(record["stack"], []).append(footprint.ring)
+        flush()
+        if aoi:
+            # One geometry per stack for its AOI coverage (summarize unions what it is given).
+            from ..core.records import coverage_geometry
+
+            first: dict[str, int] = {}
+            for index, (record, _geometry) in enumerate(light):
+                first.setdefault(record["stack"], index)
+            for stack, index in first.items():
+                light[index] = (light[index][0], coverage_geometry(rings.pop(stack), aoi.geometry))
         for note in notes if notes is not None else search_notes(request, stats):
             (feedback.pushWarning if not stats.kept or stats.broken or stats.stopped else feedback.pushInfo)(note)
 
@@ -229,13 +252,3 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
 
 
 _SUMMARY_KEYS = ("stack", "startTime", "pathNumber", "frameNumber", "burstId", "flightDirection")
-
-
-def _summary_geometry(footprint: Any) -> Any:
-    """The footprint as shapely geometry for the AOI coverage, made valid if CMR's is not."""
-    polygon = footprint.polygon()
-    if polygon.is_valid:
-        return polygon
-    from shapely.validation import make_valid
-
-    return make_valid(polygon)

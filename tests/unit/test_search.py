@@ -190,3 +190,78 @@ def test_unreachable_host(tmp_path):
 def test_untrusted_certificate_says_how_to_fix(cmr):
     with pytest.raises(ServiceError, match="INSARHUB_CA_BUNDLE"):
         search(SearchRequest(aoi=aoi.from_bbox([0, 0, 1, 1])), Endpoints(cmr_host=cmr.host), retry=RetryPolicy(attempts=1, sleep=Sleeps()))
+
+
+# ---- footprints straight from the UMM (issue 17, item 3) -------------------------------------------
+
+
+def _all_items():
+    import glob
+    from pathlib import Path
+
+    from fakes.cmr import synthetic_burst_records
+
+    items = []
+    for path in sorted(glob.glob(str(Path(__file__).resolve().parents[1] / "fixtures" / "cmr" / "*.json"))):
+        items += json.loads(Path(path).read_text())
+    return items + synthetic_slc_records(150, seed=11) + synthetic_burst_records(150, seed=12)
+
+
+@pytest.mark.parametrize("reader", ["msgspec", "standard library"])
+def test_footprints_from_umm_match_asf_search_field_by_field(reader, monkeypatch):
+    """The footprint records a search writes are what asf_search's products give (the same
+    function the layers used to be written with), for real ASF records and synthetic stacks,
+    whichever JSON reader is used."""
+    from asf_search import ASFSession
+    from asf_search.search.search_generator import as_ASFProduct
+    from insarhub_qgis.core.records import read_cmr_page
+
+    if reader == "msgspec":
+        pytest.importorskip("msgspec")
+    else:
+        monkeypatch.setattr(records, "_FAST", None)
+    items = _all_items()
+    payload = json.dumps({"hits": len(items), "items": [{"meta": i["meta"], "umm": i["umm"]} for i in items]}).encode()
+    hits, raw = read_cmr_page(payload)
+    assert hits == len(items) == len(raw)
+    session = ASFSession()
+    for item, got in zip(items, raw):
+        footprint = got.footprint()
+        expected, geometry = records.record_from_product(as_ASFProduct({"umm": item["umm"], "meta": item["meta"]}, session))
+        for name, value in expected.items():
+            if name in ("umm", "cmrMeta"):
+                assert json.loads(footprint.record[name]) == json.loads(value), name
+            else:
+                assert footprint.record[name] == value, (expected["fileID"], name)
+        assert footprint.polygon().equals(geometry)
+        # the stored record rebuilds the same asf_search product (selectpairs' baselines)
+        rebuilt = records.product_from_record(footprint.record, session)
+        assert rebuilt.properties["fileID"] == expected["fileID"] and rebuilt.baseline == as_ASFProduct(
+            {"umm": item["umm"], "meta": item["meta"]}, session
+        ).baseline
+
+
+def test_scene_files_match_asf_search():
+    from asf_search import ASFSession
+    from asf_search.search.search_generator import as_ASFProduct
+
+    session = ASFSession()
+    for item in _all_items():
+        product = as_ASFProduct({"umm": item["umm"], "meta": item["meta"]}, session)
+        files = records.scene_files(records.footprint_from_umm(item["umm"], item["meta"]).record)
+        for name in ("url", "fileName", "additionalUrls"):
+            assert (files.get(name) or None) == (product.properties.get(name) or None), name
+
+
+def test_stack_coverage_geometry_gives_the_union_coverage():
+    from insarhub_qgis.core.aoi import coverage_percent
+    from shapely.ops import unary_union
+
+    footprints = [records.footprint_from_umm(i["umm"], i["meta"]) for i in load_fixture("s1_burst_174_372326_IW3_stack")]
+    rings = [f.ring for f in footprints]
+    union = unary_union([f.polygon() for f in footprints])
+    inside = union.centroid.buffer(0.001)
+    half = union.envelope.buffer(0.05)  # wider than the stack: partly covered
+    away = shapely.box(0, 0, 1, 1)
+    for area in (inside, half, away, union.centroid):
+        assert coverage_percent(area, records.coverage_geometry(rings, area)) == coverage_percent(area, union), area
