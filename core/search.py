@@ -532,8 +532,9 @@ def search_footprints(
                     stats.broken.append(f"{item.key or 'a record without a name'}: {exc}")
                     continue
                 stats.kept += 1
-                stats.found_names.add(footprint.record["sceneName"])
-                stats.found_names.add(footprint.record["fileID"])
+                if request.granules:  # only named granules are checked for being found
+                    stats.found_names.add(footprint.record["sceneName"])
+                    stats.found_names.add(footprint.record["fileID"])
                 yield footprint
     finally:
         if own_session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 from qgis.core import (
@@ -193,7 +194,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         # footprints themselves are written as they arrive, so a search of any size holds about
         # one CMR page in memory.
         light: list[tuple[dict[str, Any], Any]] = []
-        rings: dict[str, list[Any]] = {}
+        rings: dict[str, list[Any]] = {}  # per stack: each footprint's ring as a flat array of doubles
         batch: list[QgsFeature] = []
 
         def flush() -> None:
@@ -218,7 +219,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
                 flush()
             light.append(({key: record[key] for key in _SUMMARY_KEYS}, None))
             if aoi:
-                rings.setdefault(record["stack"], []).append(footprint.ring)
+                rings.setdefault(record["stack"], []).append(array("d", [c for point in footprint.ring for c in point]))
         flush()
         if aoi:
             # One geometry per stack for its AOI coverage (summarize unions what it is given).
@@ -228,7 +229,8 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             for index, (record, _geometry) in enumerate(light):
                 first.setdefault(record["stack"], index)
             for stack, index in first.items():
-                light[index] = (light[index][0], coverage_geometry(rings.pop(stack), aoi.geometry))
+                stack_rings = [list(zip(flat[0::2], flat[1::2])) for flat in rings.pop(stack)]
+                light[index] = (light[index][0], coverage_geometry(stack_rings, aoi.geometry))
         for note in notes if notes is not None else search_notes(request, stats):
             (feedback.pushWarning if not stats.kept or stats.broken or stats.stopped else feedback.pushInfo)(note)
 
