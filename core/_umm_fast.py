@@ -97,4 +97,5 @@ class PageT(msgspec.Struct):
 
 PAGE = msgspec.json.Decoder(PageT)
 UMM = msgspec.json.Decoder(UmmT)
-VALUES = msgspec.json.Decoder(Optional[List[Union[str, int, float, bool, None]]])
+# the Values lists of several attributes at once: [[...], [...], ...]
+VALUES = msgspec.json.Decoder(List[Optional[List[Union[str, int, float, bool, None]]]])

@@ -19,7 +19,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import InputError
@@ -75,9 +75,9 @@ def coverage_geometry(rings: Sequence[Sequence[tuple[float, float]]], aoi_geomet
     """A geometry that covers the AOI exactly as the union of these footprints does (for the
     stack summary's AOI coverage), made without building every footprint's union.
 
-    Footprints are made valid, clipped to a polygon AOI and unioned; when one of them contains
-    the whole AOI (the usual case for a small AOI) the answer is the AOI itself; for a point or
-    line AOI it is the AOI when any footprint touches it, else an empty polygon.
+    Footprints are made valid, and those that touch a polygon AOI are unioned; when one of them
+    contains the whole AOI (the usual case for a small AOI) the answer is the AOI itself; for a
+    point or line AOI it is the AOI when any footprint touches it, else an empty polygon.
     """
     import numpy as np
     import shapely
@@ -98,7 +98,7 @@ def coverage_geometry(rings: Sequence[Sequence[tuple[float, float]]], aoi_geomet
     touching = polygons[shapely.intersects(polygons, aoi_geometry)]
     if not len(touching):
         return shapely.Polygon()
-    return shapely.union_all(shapely.intersection(touching, aoi_geometry))
+    return shapely.union_all(touching)
 
 
 def _value(item: Any) -> Any:
@@ -114,10 +114,22 @@ def _first(values: Any) -> Any:
     return _value(values[0])
 
 
+_UTC_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?Z")
+
+
 def _date(text: Any) -> str | None:
     """asf_search's ``try_parse_date``: ``YYYY-MM-DDTHH:MM:SSZ`` (fractions dropped, no zone change)."""
     if text is None:
         return None
+    if isinstance(text, str):
+        match = _UTC_STAMP.fullmatch(text)  # CMR's usual form: no parsing needed
+        if match and text[5:7] <= "12" and text[8:10] <= "31":
+            try:
+                datetime.fromisoformat(match.group(1))  # a real date (not 2021-02-30)
+            except ValueError:
+                pass
+            else:
+                return match.group(1) + "Z"
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
@@ -127,9 +139,10 @@ def _date(text: Any) -> str | None:
             return try_parse_date(text)
         except Exception:  # asf_search's parsers raise several kinds on nonsense
             return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
 def _int(value: Any) -> int | None:
@@ -364,22 +377,29 @@ class RawItem:
         return umm, json.loads(self.meta_text)
 
 
+#: The AdditionalAttributes a footprint reads (the fast path decodes only these).
+FOOTPRINT_ATTRIBUTES = frozenset(
+    {
+        "PROCESSING_TYPE", "BYTE_LENGTH", "BURST_ID_FULL", "FRAME_NUMBER", "BYTES", "ASF_PLATFORM", "PATH_NUMBER",
+        "ASCENDING_DESCENDING", "POLARIZATION", "BEAM_MODE", "GROUP_ID", "MD5SUM", "CENTER_LAT", "CENTER_LON",
+    }
+)  # fmt: skip
+
+
 def _view_of_struct(umm: Any, umm_text: str) -> _View:
     _msgspec, _page, _umm, values = _fast()
-    raw: dict[str, Any] = {}
+    names: list[str] = []
+    raws: list[bytes] = []
     for attribute in umm.AdditionalAttributes:
-        if attribute.Name is not None and attribute.Name not in raw:
-            raw[attribute.Name] = attribute.Values
-    decoded: dict[str, Any] = {}
-
-    def attribute(name: str) -> Any:
-        if name not in decoded:
-            value = raw.get(name)
-            try:
-                decoded[name] = values.decode(value) if value is not None else None
-            except _msgspec.DecodeError:  # Values of another shape: as the dict path reads it
-                decoded[name] = json.loads(bytes(value))
-        return decoded[name]
+        name = attribute.Name
+        if name in FOOTPRINT_ATTRIBUTES and name not in names:
+            names.append(name)
+            raws.append(bytes(attribute.Values))
+    try:  # every needed Values list in one decode
+        decoded = dict(zip(names, values.decode(b"[" + b",".join(raws) + b"]")))
+    except _msgspec.DecodeError:  # Values of another shape: as the dict path reads them
+        decoded = {name: json.loads(raw) for name, raw in zip(names, raws)}
+    attribute = decoded.get
 
     def points() -> list[tuple[Any, Any]]:
         if umm.SpatialExtent is None:
