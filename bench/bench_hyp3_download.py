@@ -8,7 +8,7 @@ zips (one top folder named like the zip, holding ``<name>.txt`` and ``<name>_unw
 
 Timed, same process, same products, a fresh output folder per run, interleaved, median of ``--runs``:
 
-(a)  ``core.download.download_products(jobs_file, out, client=client)`` with its default 4 workers,
+(a)  ``core.hyp3.download_products(jobs_file, out, client=client)`` with its default 4 workers,
      as ``insarhub:downloadproducts`` runs it: ``.part`` files, size + MD5 (ETag) + zip CRC checks,
      unpacked into product folders, zips removed;
 (a1) the same with ``workers=1`` (what the parallel downloads buy, apart from the checks);
@@ -392,8 +392,8 @@ class Bench:
     def plugin(
         self, out: Path, jobs: Path, workers: int | None = None, cancel_at: int | None = None
     ) -> Outcome:
-        from insarhub_qgis.core.download import download_products
         from insarhub_qgis.core.errors import CancelledError
+        from insarhub_qgis.core.hyp3 import download_products
 
         self.meter.reset(trip_at=cancel_at)
         first = len(self.stand_in.requests)

@@ -1,32 +1,41 @@
-"""The download engine shared by HyP3 products and SLC/burst downloads.
+"""The generic download engine: verified, resumable, parallel, bounded; and safe unzipping.
 
-``hyp3_sdk`` (with requests 2.28 / urllib3 1.26) accepts a connection dropped mid-body as a
-normal end of file and writes straight to the final name, so a short or damaged file looks
-complete. This engine instead:
+Used by SLC/burst downloads (:mod:`.download_scenes`) and HyP3 product downloads
+(:mod:`.hyp3.products`). ``hyp3_sdk`` (with requests 2.28 / urllib3 1.26) accepts a connection
+dropped mid-body as a normal end of file and writes straight to the final name, so a short or
+damaged file looks complete. This engine instead:
 
 * downloads to ``<name>.part`` and renames only a verified file to ``<name>``;
-* resumes a ``.part`` with an HTTP ``Range`` request (after a dropped connection, a retry or a
-  cancelled run) instead of starting again;
+* writes every byte that arrived and resumes a ``.part`` from its true size with an HTTP
+  ``Range`` request (after a dropped connection, a retry or a cancelled run);
 * checks the size (the expected size given by the caller, else the server's), the MD5 (given
   by the caller, else a plain-MD5 ``ETag`` of the server) and, for ``.zip`` files, the zip's
   integrity (CRC of every member);
-* retries 5xx, 429 (``Retry-After`` honoured), timeouts and dropped connections with backoff,
-  stops at once on 404 and reports 401/403 as a credential/EULA problem;
+* retries 5xx, 429 (``Retry-After`` honoured), timeouts and dropped connections with backoff
+  (:mod:`.retry`), also when a dropped connection had delivered bytes (the first drop of a
+  file resumes at once, each further one waits longer); stops at once on 404 and reports
+  401/403 as a credential/EULA problem;
+* bounds every file: at most about twice its size is fetched (a server that keeps restarting
+  the body or ignores ``Range``), at most ``10 x retry.attempts`` requests, and a message says
+  what happened and that a rerun resumes;
 * asks again after ``202 Accepted`` (ASF's burst extractor answers it while it cuts a burst
   out of its SLC) for up to ``pending_timeout_s``;
+* turns a full disk, an unwritable folder and an over-long file name into messages
+  (:mod:`.oserrors`): a full disk stops the run, saying how much is still needed;
 * runs ``workers`` files in parallel, reports ``progress(bytes_done, bytes_total, eta_s)`` and
   polls ``is_cancelled()`` from the calling thread (so both may talk to Qt), and checks the
   free disk space before it starts.
 
-:func:`extract_zip_safely` unpacks a verified zip, refusing absolute paths, ``..`` and links.
-:func:`download_products` downloads the finished products listed in a HyP3 jobs file and keeps
-each file's download state in that file.
+:func:`extract_zip_safely` unpacks a verified zip into a folder of its own, refusing absolute
+paths, ``..``, links, and never replacing or deleting anything already there.
 
-The module imports ``requests`` lazily so that the plugin loads in a QGIS without it.
+Credentials are the session's business (see :mod:`.netpolicy`); this module imports neither
+HyP3 nor ASF code. ``requests`` is imported lazily so that the plugin loads in a QGIS without it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -38,27 +47,22 @@ import time
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import CancelledError, InputError, ServiceError
-from .search import RetryPolicy
+from .oserrors import NAME_MAX_BYTES, StorageError, describe_os_error, is_disk_full, name_too_long
+from .retry import RetryPolicy, retry_after_seconds, sleep_unless_cancelled
 
 if TYPE_CHECKING:
     import requests
-
-    from .hyp3.client import Hyp3Client
 
 __all__ = [
     "DownloadItem",
     "DownloadOutcome",
     "DownloadReport",
-    "ProductDownloadResult",
     "RetryPolicy",
     "download_files",
-    "download_products",
     "extract_zip_safely",
     "format_bytes",
     "free_disk_space",
@@ -78,42 +82,13 @@ DEFAULT_TIMEOUT_S = (15.0, 60.0)  # (connect, read between two chunks)
 _PROGRESS_INTERVAL_S = 0.2
 _PENDING_POLL_S = 1.0  # ask again this often after HTTP 202 (as asf_search does for bursts)
 _PENDING_POLL_MAX_S = 30.0
+#: A file may cost at most this many times its size in bytes fetched (plus the slack below).
+FETCH_LIMIT_FACTOR = 2
+_FETCH_LIMIT_SLACK = 1024 * 1024
+_PART_SUFFIX = ".part"
 
 
 # ---- small shared helpers -------------------------------------------------------------------
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
-def sleep_unless_cancelled(
-    seconds: float, sleep: Callable[[float], None], is_cancelled: CancelCheck | None, step_s: float = 0.5
-) -> None:
-    """Sleep ``seconds`` in steps of at most ``step_s``; raise :class:`CancelledError` on cancel."""
-    remaining = max(0.0, seconds)
-    while True:
-        if is_cancelled is not None and is_cancelled():
-            raise CancelledError("Cancelled by the user.")
-        if remaining <= 0:
-            return
-        part = min(step_s, remaining)
-        sleep(part)
-        remaining -= part
 
 
 def format_bytes(count: float) -> str:
@@ -270,6 +245,22 @@ class _AccessDenied(Exception):
     """401/403: a credential / EULA problem that will hit every file; stops the whole run."""
 
 
+class _DiskFull(Exception):
+    """The disk is full (or the quota used up): stops the whole run (every file needs room)."""
+
+    def __init__(self, item: DownloadItem, exc: OSError) -> None:
+        super().__init__(str(exc))
+        self.item = item
+        self.exc = exc
+
+
+class _Unwritable(Exception):
+    """The destination cannot be written (permission, read-only): stops the whole run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
 class _Pending(Exception):
     """HTTP 202: the server is still preparing the file; ask again after ``retry_after`` seconds."""
 
@@ -279,7 +270,16 @@ class _Pending(Exception):
 
 
 class _Stopped(Exception):
-    """The run is stopping (cancel, or another file hit an access problem)."""
+    """The run is stopping (cancel, or another file hit an access or disk problem)."""
+
+
+def _os_fault(exc: OSError, item: DownloadItem, folder: Path) -> Exception:
+    """The exception a write error becomes: stop the run (disk full, unwritable) or fail the file."""
+    if is_disk_full(exc):
+        return _DiskFull(item, exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return _Unwritable(describe_os_error(exc, f"write {item.filename} into {folder}"))
+    return _Permanent(describe_os_error(exc, f"write {item.filename}"))
 
 
 def _access_message(status: int, item: DownloadItem) -> str:
@@ -374,51 +374,92 @@ def _existing_complete(final: Path, item: DownloadItem, verify_zip: bool) -> str
     return None if problem else (md5 or "")
 
 
+def _name_problem(item: DownloadItem, final: Path, dest: Path) -> str | None:
+    """Why the file system would refuse ``item``'s names (a component over 255 bytes), or ``None``."""
+    names = [*final.relative_to(dest).parts[:-1], final.name + _PART_SUFFIX]
+    long = [name for name in names if name_too_long(name)]
+    if not long:
+        return None
+    size = len(os.fsencode(long[0]))
+    return (
+        f"the file name '{long[0][:60]}...' is {size} bytes long (with its '{_PART_SUFFIX}' while it "
+        f"downloads); file systems allow {NAME_MAX_BYTES}. Nothing was written"
+    )
+
+
+def _fetch_limit(expected: int | None) -> int | None:
+    """Bytes one file may cost at most (about twice its size), ``None`` while its size is unknown."""
+    return None if expected is None else FETCH_LIMIT_FACTOR * expected + _FETCH_LIMIT_SLACK
+
+
 def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
     import requests
 
     final = run.dest / Path(*_safe_relative(item.filename).parts)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    part = final.with_name(final.name + ".part")
+    part = final.with_name(final.name + _PART_SUFFIX)
+    problem = _name_problem(item, final, run.dest)
+    if problem:
+        return DownloadOutcome(item, final, "failed", error=problem)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fault = _os_fault(exc, item, final.parent)
+        if isinstance(fault, _Permanent):
+            return DownloadOutcome(item, final, "failed", error=str(fault))
+        raise fault from None
     existing = _existing_complete(final, item, run.verify_zip)
     if existing is not None:
         size = final.stat().st_size
         run.progress.set(index, size, size)
         return DownloadOutcome(item, final, "skipped", size, 0, True, existing or None)
-    if final.exists():
-        # A file under the final name that does not verify was not written by this engine
-        # (it only renames verified files): resume it if it may be a prefix, else start over.
-        if item.size is not None and final.stat().st_size < item.size and not part.exists():
-            os.replace(final, part)
-        else:
-            final.unlink()
+    # A file under the final name that does not verify was not written by this engine (it only
+    # renames verified files). It is left as it is; only a verified download replaces it.
 
-    resumed_from = part.stat().st_size if part.exists() else 0
-    transferred = 0
-    failures = 0
-    attempts_left_total = max(1, run.retry.attempts) * 10  # a flaky line may make progress for long
+    resumed_from = part.stat().st_size if part.is_file() else 0
+    transferred = 0  # bytes fetched for this file by this run (all attempts)
+    requests_made = 0
+    max_requests = max(1, run.retry.attempts) * 10  # a flaky line may make progress for long
+    failures = 0  # attempts in a row that received nothing
+    drops = 0  # attempts that broke off after delivering bytes
     pending_waited = 0.0
     etag_seen: str | None = None
     server_total: int | None = item.size
     last_error = ""
     run.progress.set(index, resumed_from, item.size if item.size is not None else resumed_from)
 
+    def kept() -> int:
+        return part.stat().st_size if part.is_file() else 0
+
     def fail(message: str) -> DownloadOutcome:
-        size = part.stat().st_size if part.exists() else 0
-        return DownloadOutcome(item, final, "failed", size, transferred, False, None, resumed_from, message)
+        return DownloadOutcome(item, final, "failed", kept(), transferred, False, None, resumed_from, message)
+
+    def over_limit() -> str | None:
+        limit = _fetch_limit(item.size if item.size is not None else server_total)
+        if limit is None or transferred <= limit:
+            return None
+        expected = item.size if item.size is not None else server_total
+        return (
+            f"stopped after fetching {format_bytes(transferred)} in {requests_made} request(s) for a "
+            f"{format_bytes(expected or 0)} file (the limit is {FETCH_LIMIT_FACTOR}x its size): the server "
+            f"keeps breaking off or restarting the file ({last_error or 'no reason given'}). "
+            f"{format_bytes(kept())} are kept; run the download again later to resume"
+        )
 
     while True:
         if run.stop.is_set():
             raise _Stopped()
-        attempts_left_total -= 1
-        offset = part.stat().st_size if part.exists() else 0
+        offset = kept()
         if item.size is not None and offset > item.size:
-            part.unlink()
+            part.unlink()  # ours, and longer than the file can be
             offset = 0
         progress_made = False
         try:
             if not (item.size is not None and offset == item.size and offset > 0):
-                headers = {"Range": f"bytes={offset}-"} if offset else {}
+                requests_made += 1
+                # identity: the bytes on the wire are the file, as Content-Length, Range and ETag count them.
+                headers = {"Accept-Encoding": "identity"}
+                if offset:
+                    headers["Range"] = f"bytes={offset}-"
                 try:
                     response = run.session.get(item.url, stream=True, headers=headers, timeout=run.timeout_s)
                 except requests.RequestException as exc:
@@ -481,56 +522,84 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
                         received = 0
                         try:
                             with open(part, "ab" if offset else "wb") as handle:
-                                for chunk in response.iter_content(chunk_size=run.chunk_size):
-                                    if not chunk:
-                                        continue
-                                    handle.write(chunk)
-                                    received += len(chunk)
-                                    transferred += len(chunk)
-                                    run.progress.add(index, len(chunk))
-                                    if run.stop.is_set():
+                                try:
+                                    for chunk in _body_chunks(response, run.chunk_size):
+                                        handle.write(chunk)
+                                        received += len(chunk)
+                                        transferred += len(chunk)
+                                        run.progress.add(index, len(chunk))
+                                        if run.stop.is_set():
+                                            raise _Stopped()
+                                        limit_problem = over_limit()
+                                        if limit_problem:
+                                            raise _Permanent(limit_problem)
+                                except BaseException as exc:
+                                    # Keep what arrived (a rerun resumes from it); a write error
+                                    # that shows only now is the fault to report.
+                                    try:
                                         handle.flush()
                                         os.fsync(handle.fileno())
-                                        raise _Stopped()
+                                    except OSError:
+                                        if not isinstance(exc, OSError):
+                                            raise
+                                    raise
                                 handle.flush()
                                 os.fsync(handle.fileno())
-                        except requests.RequestException as exc:
+                        except _BodyBroken as exc:
                             progress_made = received > 0
-                            raise _Retryable(
-                                f"connection dropped after {received} bytes ({type(exc).__name__})"
-                            ) from None
+                            raise _Retryable(f"connection dropped after {received} bytes ({exc})") from None
+                        except OSError as exc:
+                            raise _os_fault(exc, item, part.parent) from None
                         progress_made = received > 0
                         if expected_len is not None and received < expected_len:
-                            # requests 2.28/urllib3 1.26 end a dropped body without an error.
+                            # http.client ends a dropped body without an error (urllib3 1.26).
                             raise _Retryable(f"connection dropped after {received} of {expected_len} bytes")
             problem, md5 = _verify(part, item, server_total, _etag_md5(etag_seen), run.verify_zip)
             if problem:
                 part.unlink()
                 run.progress.set(index, 0)
                 raise _Retryable(f"received a damaged file: {problem}", integrity=True)
-            os.replace(part, final)
+            try:
+                os.replace(part, final)
+            except OSError as exc:
+                raise _os_fault(exc, item, final.parent) from None
             size = final.stat().st_size
             return DownloadOutcome(item, final, "downloaded", size, transferred, True, md5, resumed_from)
         except _Retryable as exc:
             last_error = str(exc)
-            failures = 0 if progress_made and not exc.integrity else failures + 1
-            if failures >= run.retry.attempts or attempts_left_total <= 0:
+            if progress_made and not exc.integrity:
+                drops += 1
+                failures = 0
+            else:
+                failures += 1
+            limit_problem = over_limit()
+            if limit_problem:
+                return fail(limit_problem)
+            if failures >= run.retry.attempts:
                 if exc.integrity:
                     return fail(
                         f"{last_error} (after {failures} attempts; the server keeps sending it damaged)"
                     )
-                return fail(f"{last_error} (gave up after {failures} attempts without progress)")
-            if failures == 0 and exc.retry_after is None:
-                # The connection broke after bytes arrived: resume at once (attempts stay bounded by
-                # attempts_left_total; a server that sends nothing gets the backoff below).
-                delay = 0.0
+                return fail(
+                    f"{last_error}; gave up after {failures} attempts in a row that received nothing. "
+                    f"{format_bytes(kept())} are kept; run the download again later to resume"
+                )
+            if requests_made >= max_requests:
+                return fail(
+                    f"{last_error}; gave up after {requests_made} requests, {drops} of which broke off after "
+                    f"some bytes. {format_bytes(kept())} are kept; run the download again later to resume"
+                )
+            if progress_made and not exc.integrity:
+                # Bytes arrived before the connection broke: the first time resume at once, then
+                # wait longer each time (a server that keeps dropping must not be hammered).
+                delay = 0.0 if drops == 1 else run.retry.delay(drops - 1, exc.retry_after)
             else:
-                delay = run.retry.delay(max(1, failures), exc.retry_after)
+                delay = run.retry.delay(failures, exc.retry_after)
             log.info("%s: %s; retrying in %.1f s", item.filename, last_error, delay)
             if delay:
                 _sleep_or_stop(delay, run)
         except _Pending as exc:
-            attempts_left_total += 1  # waiting for the file to be prepared is not a failure
+            requests_made -= 1  # waiting for the file to be prepared is not a failed attempt
             delay = min(_PENDING_POLL_MAX_S, exc.retry_after if exc.retry_after is not None else _PENDING_POLL_S)
             if pending_waited + delay > run.pending_timeout_s:
                 return fail(
@@ -541,6 +610,47 @@ def _download_one(index: int, item: DownloadItem, run: _Run) -> DownloadOutcome:
             _sleep_or_stop(delay, run)
         except _Permanent as exc:
             return fail(str(exc))
+
+
+class _BodyBroken(Exception):
+    """The response body ended with an error (dropped connection, read timeout)."""
+
+
+def _body_chunks(response: Any, chunk_size: int) -> Any:
+    """The body of a streamed ``requests`` response exactly as it arrives, undecoded.
+
+    Each read returns what has arrived, up to ``chunk_size`` bytes (``read1``), so every byte
+    received before a connection drops is written, and a cancel is noticed while a slow server
+    sends. ``iter_content`` instead gathers whole chunks (urllib3 2.x ``read(amt)`` loops until
+    it has ``amt`` bytes) and lost the last, partial chunk of a dropped connection: the resume
+    then began at a 64 KiB boundary. urllib3 2.x has ``read1``; with urllib3 1.26 the same call
+    goes to the ``http.client`` response underneath, so both behave alike.
+    """
+    import http.client
+
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 2.x
+
+        def read(n: int) -> bytes:
+            return raw.read1(n, decode_content=False)
+
+    elif hasattr(getattr(raw, "_fp", None), "read1"):  # urllib3 1.26: http.client.HTTPResponse
+        read = raw._fp.read1
+    else:  # pragma: no cover - neither: whole chunks, as iter_content reads them
+
+        def read(n: int) -> bytes:
+            return raw.read(n, decode_content=False)
+
+    while True:
+        try:
+            chunk = read(chunk_size)
+        except (Urllib3Error, http.client.HTTPException, OSError, ValueError) as exc:
+            raise _BodyBroken(type(exc).__name__) from None
+        if not chunk:
+            return
+        yield chunk
 
 
 def _sleep_or_stop(seconds: float, run: _Run) -> None:
@@ -570,14 +680,12 @@ def _content_range_start(header: str | None) -> int | None:
 
 
 def _default_session(workers: int) -> requests.Session:
+    """A session without credentials, guarded all the same (a ``netrc`` entry must not leak)."""
     import requests
-    from requests.adapters import HTTPAdapter
 
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=max(4, workers), pool_maxsize=max(4, workers))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    from .netpolicy import CredentialPolicy, guard_session
+
+    return guard_session(requests.Session(), CredentialPolicy(), pool_size=max(4, workers))
 
 
 def download_files(
@@ -632,21 +740,12 @@ def download_files(
         CancelledError: cancelled.
     """
     dest = Path(dest_folder)
-    dest.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(dest, "the downloads")
     items = list(items)
     for item in items:
         _safe_relative(item.filename)
     retry = retry or RetryPolicy()
-    needed = extra_space_bytes
-    for item in items:
-        if item.size is None:
-            continue
-        final = dest / Path(*_safe_relative(item.filename).parts)
-        part = final.with_name(final.name + ".part")
-        have = final.stat().st_size if final.is_file() and final.stat().st_size == item.size else 0
-        if not have and part.is_file():
-            have = min(part.stat().st_size, item.size)
-        needed += item.size - have
+    needed = extra_space_bytes + _still_needed(items, dest)
     free = (free_space or free_disk_space)(dest)
     if needed > free:
         raise InputError(
@@ -666,6 +765,7 @@ def download_files(
     )
     report = DownloadReport([DownloadOutcome(item, dest / item.filename, "cancelled") for item in items])
     access_error: str | None = None
+    storage_error: str | None = None
     cancelled = False
     last_progress = 0.0
 
@@ -706,6 +806,16 @@ def download_files(
                             access_error = access_error or str(exc)
                             outcome = DownloadOutcome(item, final, "failed", error=str(exc))
                             run.stop.set()
+                        except _Unwritable as exc:
+                            storage_error = storage_error or str(exc)
+                            outcome = DownloadOutcome(item, final, "failed", error=str(exc))
+                            run.stop.set()
+                        except _DiskFull as exc:
+                            run.stop.set()
+                            storage_error = storage_error or _disk_full_message(exc, items, dest, free_space)
+                            part = final.with_name(final.name + _PART_SUFFIX)
+                            size = part.stat().st_size if part.exists() else 0
+                            outcome = DownloadOutcome(item, final, "cancelled", size, error="the disk is full")
                         record(index, outcome)
                     if not cancelled and is_cancelled is not None and is_cancelled():
                         cancelled = True
@@ -721,6 +831,8 @@ def download_files(
     emit(force=True)
     if access_error:
         raise ServiceError(access_error)
+    if storage_error:
+        raise StorageError(storage_error)
     if cancelled:
         kept = sum(1 for o in report.outcomes if o.status == "cancelled" and o.bytes_on_disk)
         raise CancelledError(
@@ -729,22 +841,113 @@ def download_files(
     return report
 
 
+def _still_needed(items: Sequence[DownloadItem], dest: Path) -> int:
+    """Bytes the items of known size still need on disk (complete files and ``.part`` counted)."""
+    needed = 0
+    for item in items:
+        if item.size is None:
+            continue
+        final = dest / Path(*_safe_relative(item.filename).parts)
+        part = final.with_name(final.name + _PART_SUFFIX)
+        try:
+            have = final.stat().st_size if final.is_file() and final.stat().st_size == item.size else 0
+            if not have and part.is_file():
+                have = min(part.stat().st_size, item.size)
+        except OSError:
+            have = 0
+        needed += item.size - have
+    return needed
+
+
+def _disk_full_message(
+    fault: _DiskFull, items: Sequence[DownloadItem], dest: Path, free_space: FreeSpace | None
+) -> str:
+    needed = _still_needed(items, dest)
+    try:
+        free = (free_space or free_disk_space)(dest)
+    except OSError:
+        free = 0
+    quota = fault.exc.errno != errno.ENOSPC
+    why = "your disk quota is used up" if quota else f"the disk holding {dest} is full"
+    return (
+        f"Downloading stopped: {why} ({fault.item.filename} could not be written). The downloads still "
+        f"need about {format_bytes(needed)}; {format_bytes(free)} are free now. Free some space or choose a "
+        "folder on another disk, then run the download again: what was downloaded is kept and resumes."
+    )
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed and check that a file can be written in it.
+
+    Raises :class:`~insarhub_qgis.core.oserrors.StorageError` saying which folder and why
+    (permission denied, read-only file system, disk full, name too long).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".insarhub-write-test."):
+            pass
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(folder)
+        raise StorageError(describe_os_error(exc, f"write {what} into {folder}")) from None
+
+
 # ---- zips -------------------------------------------------------------------------------------
+
+
+def _product_layout(names: Sequence[str], stem: str) -> tuple[int, list[str]]:
+    """``(levels to strip, top-level names)``: a zip whose members all sit in one folder named like
+    the zip (HyP3's layout) is unpacked without repeating that level."""
+    tops = {name.split("/", 1)[0] for name in names}
+    strip = 1 if tops == {stem} and all("/" in name or name == stem for name in names) else 0
+    return strip, sorted(tops)
+
+
+def _members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, list[str]]]:
+    out = []
+    for info in archive.infolist():
+        parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+        if parts:
+            out.append((info, parts))
+    return out
+
+
+def _already_unpacked(folder: Path, members: list[tuple[zipfile.ZipInfo, list[str]]], strip: int) -> bool:
+    """True when ``folder`` holds every file of the zip with its size (an earlier unpack of it;
+    files added since, such as QGIS's ``.aux.xml``, do not matter)."""
+    for info, parts in members:
+        rel = parts[strip:]
+        if not rel:
+            continue
+        path = folder.joinpath(*rel)
+        if info.is_dir():
+            if not path.is_dir():
+                return False
+        elif not path.is_file() or path.stat().st_size != info.file_size:
+            return False
+    return True
 
 
 def extract_zip_safely(
     zip_path: str | Path, dest: str | Path, *, free_space: FreeSpace | None = None
 ) -> list[Path]:
-    """Unpack ``zip_path`` into ``dest`` after checking it; return the top-level paths created.
+    """Unpack ``zip_path`` into a folder of its own in ``dest``; return ``[that folder]``.
 
-    Refuses (with :class:`InputError`, writing nothing) members with absolute paths, drive
-    letters or ``..``, symbolic links and other special files, a damaged archive (every
-    member's CRC is checked first) and an archive larger than the free disk space. Members
-    are unpacked into a temporary folder inside ``dest`` and moved into place, so an
-    interrupted extraction never leaves a half-written product under its final name; an
-    existing product folder of the same name is replaced.
+    The folder is ``dest/<zip name without .zip>``. A zip whose members all sit in one folder of
+    that name (HyP3's layout) gives that folder; any other zip is unpacked *inside* it, so a
+    member can never land on, or replace, something else in ``dest``.
+
+    Nothing already in ``dest`` is replaced or deleted: when the folder exists and holds every
+    file of the zip (an earlier unpack), it is returned as it is; when it holds something else,
+    :class:`InputError` names both and nothing is written. Refused too (with
+    :class:`InputError`, writing nothing): members with absolute paths, drive letters or
+    ``..``, symbolic links and other special files, a damaged archive (every member's CRC is
+    checked first), an over-long name and an archive larger than the free disk space. Members
+    are unpacked into a temporary folder inside ``dest`` and moved into place in one rename, so
+    an interrupted extraction never leaves a half-written product under its final name.
     """
     zip_path, dest = Path(zip_path), Path(dest)
+    stem = zip_path.name[:-4] if zip_path.name.lower().endswith(".zip") else zip_path.name
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -763,197 +966,73 @@ def extract_zip_safely(
             if kind_bits and kind_bits not in (stat.S_IFREG, stat.S_IFDIR):
                 kind = "a symbolic link" if kind_bits == stat.S_IFLNK else "a special file"
                 raise InputError(f"{zip_path.name} holds {kind} ({name!r}); refusing to unpack it.")
+            long = [p for p in parts if name_too_long(p)]
+            if long:
+                raise InputError(
+                    f"{zip_path.name} holds a member whose name is longer than file systems allow "
+                    f"({len(os.fsencode(long[0]))} bytes: '{long[0][:60]}...'); refusing to unpack it."
+                )
+        members = _members(archive)
+        strip, _tops = _product_layout(["/".join(parts) for _info, parts in members], stem)
+        folder = dest / stem
+        if folder.exists() or folder.is_symlink():
+            if folder.is_dir() and not folder.is_symlink() and _already_unpacked(folder, members, strip):
+                return [folder]
+            raise InputError(
+                f"Cannot unpack {zip_path.name}: {folder} already exists and is not this product "
+                "(other files, or a file of that name). Nothing was changed: move or rename it, or "
+                "choose another products folder, then run again."
+            )
         problem = _zip_problem(zip_path)
         if problem:
             raise InputError(f"{zip_path.name} is {problem}; download it again.")
         needed = sum(info.file_size for info in infos)
-        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, f"create the products folder {dest}")) from None
         free = (free_space or free_disk_space)(dest)
         if needed > free:
             raise InputError(
                 f"Not enough free disk space in {dest} to unpack {zip_path.name}: it needs "
                 f"{format_bytes(needed)} but only {format_bytes(free)} are free."
             )
-        staging = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.", suffix=".extracting", dir=dest))
         try:
-            for info in infos:
-                parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
-                if not parts:
+            staging = Path(tempfile.mkdtemp(prefix=".insarhub-unpack.", suffix=".tmp", dir=dest))
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, f"unpack {zip_path.name} into {dest}")) from None
+        try:
+            root = staging / "product"
+            root.mkdir()
+            for info, parts in members:
+                rel = parts[strip:]
+                if not rel:
                     continue
-                target = staging.joinpath(*parts)
+                target = root.joinpath(*rel)
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as source, open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink, _HASH_BLOCK)
-            created = []
-            for child in sorted(staging.iterdir()):
-                target = dest / child.name
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
-                elif target.exists() or target.is_symlink():
-                    target.unlink()
-                os.replace(child, target)
-                created.append(target)
-            return created
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-# ---- HyP3 products ----------------------------------------------------------------------------
-
-
-@dataclass
-class ProductDownloadResult:
-    """What :func:`download_products` did.
-
-    ``downloaded``/``skipped`` are product paths (unpacked folders, or zips with
-    ``extract=False``); ``expired`` and ``failed`` name pairs with the reason; ``not_ready``
-    names pairs whose latest job has not succeeded.
-    """
-
-    output_folder: Path
-    downloaded: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    expired: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    not_ready: list[str] = field(default_factory=list)
-    bytes_transferred: int = 0
-
-    @property
-    def count(self) -> int:
-        """Products present and verified in the output folder."""
-        return len(self.downloaded) + len(self.skipped)
-
-
-def download_products(
-    jobs_file: str | Path,
-    output_folder: str | Path,
-    *,
-    client: Hyp3Client | None = None,
-    session: Any = None,
-    workers: int = 4,
-    extract: bool = True,
-    keep_zip: bool = False,
-    progress: ProgressCallback | None = None,
-    is_cancelled: CancelCheck | None = None,
-    retry: RetryPolicy | None = None,
-    free_space: FreeSpace | None = None,
-    now: Callable[[], datetime] | None = None,
-) -> ProductDownloadResult:
-    """Download (and unpack) the products of every succeeded pair of a HyP3 jobs file.
-
-    With ``client`` the jobs file is refreshed first (:func:`insarhub_qgis.core.hyp3.watch.refresh`);
-    without it the file's recorded state is used. Products whose files are recorded as
-    verified and whose folder (or zip) still exists are skipped without a request; expired
-    products are named, not attempted. Each file's download state (bytes downloaded,
-    verified, path) is written to the jobs file as soon as it is known, also on cancel.
-
-    ``session`` must *not* carry the HyP3 bearer token: products live in a public S3 bucket,
-    which rejects foreign ``Authorization`` headers. The default is a plain session (trusting
-    ``client``'s CA bundle, if any).
-
-    Raises:
-        InputError: damaged jobs file, not enough disk space, unsafe zip content.
-        ServiceError: 401/403 from the bucket; HyP3 errors while refreshing.
-        CancelledError: cancelled (state so far is saved; ``.part`` files resume next time).
-    """
-    from .hyp3.jobs_store import FileRecord, JobsFile, utc_now_iso
-    from .hyp3.watch import refresh
-
-    now = now or (lambda: datetime.now(timezone.utc))
-    output = Path(output_folder)
-    output.mkdir(parents=True, exist_ok=True)
-    if client is not None:
-        refresh(jobs_file, client, is_cancelled=is_cancelled, now=now)
-    store = JobsFile.load(jobs_file)
-    result = ProductDownloadResult(output)
-    items: list[DownloadItem] = []
-    where: dict[str, tuple[Any, FileRecord]] = {}
-    current = now()
-    for entry in store.pairs:
-        latest = entry.latest
-        if latest is None or latest.status != "SUCCEEDED":
-            result.not_ready.append(f"{entry.name} ({entry.describe()}: {entry.status})")
-            continue
-        files = [f for f in entry.files if f.job_id == latest.job_id]
-        if not files:
-            result.not_ready.append(
-                f"{entry.name} ({entry.describe()}: SUCCEEDED but no file list; refresh it)"
-            )
-            continue
-        all_present = all(f.verified and f.path and Path(f.path).exists() for f in files)
-        if all_present:
-            result.skipped.extend(Path(f.path) for f in files if f.path)
-            continue
-        if entry.is_expired(current):
-            result.expired.append(
-                f"{entry.name} ({entry.describe()}): expired {entry.expiration_time}; resubmit this pair"
-            )
-            continue
-        for record in files:
-            if record.verified and record.path and Path(record.path).exists():
-                result.skipped.append(Path(record.path))
-                continue
-            _safe_relative(record.filename)
-            key = f"{entry.name}/{record.filename}"
-            items.append(DownloadItem(record.url, record.filename, record.size, record.md5, key))
-            where[key] = (entry, record)
-
-    if not items:
-        return result
-
-    if session is None and client is not None and client.ca_bundle:
-        session = _default_session(workers)
-        session.verify = client.ca_bundle
-    unpack_room = sum(item.size or 0 for item in items) if extract else 0
-
-    def on_done(outcome: DownloadOutcome) -> None:
-        entry, record = where[outcome.item.key]
-        record.bytes_downloaded = outcome.bytes_on_disk
-        record.md5 = outcome.md5 or record.md5
-        record.updated_at = utc_now_iso()
-        record.error = outcome.error or None
-        if outcome.status in ("downloaded", "skipped"):
-            product: Path = outcome.path
             try:
-                if extract and outcome.path.suffix.lower() == ".zip":
-                    created = extract_zip_safely(outcome.path, output, free_space=free_space)
-                    product = next(
-                        (p for p in created if p.is_dir()), created[0] if created else outcome.path
+                # rename() onto a name that appeared meanwhile fails for a non-empty folder, and
+                # os.rename would replace an empty one: check right before, as close as it gets.
+                if folder.exists() or folder.is_symlink():
+                    raise InputError(
+                        f"Cannot unpack {zip_path.name}: {folder} appeared while it was unpacked; nothing "
+                        "was changed there. Run again."
                     )
-                    record.zip_path = None if not keep_zip else str(outcome.path)
-                    if not keep_zip:
-                        outcome.path.unlink(missing_ok=True)
-            except InputError as exc:
-                record.verified = False
-                record.error = str(exc)
-                result.failed.append(f"{entry.name} ({entry.describe()}): {exc}")
-                store.save()
-                return
-            record.verified = True
-            record.path = str(product)
-            result.downloaded.append(product)
-        else:
-            record.verified = False
-            if outcome.status == "failed":
-                result.failed.append(
-                    f"{entry.name} ({entry.describe()}): {outcome.item.filename}: {outcome.error}"
-                )
-        store.save()
-
-    report = download_files(
-        items,
-        output,
-        session=session,
-        workers=workers,
-        progress=progress,
-        is_cancelled=is_cancelled,
-        retry=retry,
-        free_space=free_space,
-        extra_space_bytes=unpack_room,
-        on_item_done=on_done,
-    )
-    result.bytes_transferred = report.bytes_transferred
-    return result
+                os.rename(root, folder)
+            except OSError as exc:
+                raise InputError(
+                    f"Cannot unpack {zip_path.name} to {folder} ({exc.strerror}); nothing was changed there."
+                ) from None
+            return [folder]
+        except OSError as exc:
+            raise StorageError(
+                describe_os_error(exc, f"unpack {zip_path.name} into {dest}", rerun_resumes=True)
+            ) from None
+        finally:
+            # Only the temporary folder this call made (and what it wrote into it) is removed.
+            shutil.rmtree(staging, ignore_errors=True)

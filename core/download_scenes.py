@@ -1,7 +1,7 @@
 """Download the Sentinel-1 SLC zips and bursts of footprint records (``insarhub:downloadscenes``).
 
 What is downloaded, per footprint record (as ``asf_search`` resolves it from the stored CMR
-record, see :func:`~insarhub_qgis.core.records.product_from_record`):
+record, see :func:`~insarhub_qgis.core.records.scene_files`):
 
 * an **SLC**: its zip from the record's ``url`` (``datapool.asf.alaska.edu``), checked against
   the record's ``bytes`` (exact size) and ``md5sum``, and the zip's own CRCs;
@@ -30,11 +30,14 @@ Authentication (:func:`asf_download_session`): an Earthdata **token** is sent as
 ``Authorization: Bearer`` (ASF's download hosts accept it; nothing is requested before the
 first download); a **username/password** logs in through ``asf_search``'s
 ``ASFSession.auth_with_creds`` (Earthdata Login hands back a token and the ``asf-urs`` cookie
-the burst extractor wants). ``ASFSession`` keeps the ``Authorization`` header on redirects
-within ASF and Earthdata and drops it elsewhere (the signed S3/CloudFront URLs ASF redirects
-to). Sandboxes and tests point the downloads at a loopback stand-in with
-``INSARHUB_ASF_DOWNLOAD_BASE`` (:func:`insarhub_qgis.core.config.rewrite_asf_url`) and use a
-token, since a username/password login always goes to Earthdata.
+the burst extractor wants). Where the credentials may go is decided by
+:mod:`~insarhub_qgis.core.netpolicy` for every request of the session (redirects included):
+HTTPS to ASF's hosts and Earthdata Login, and the configured download base; a redirect to the
+signed S3/CloudFront URLs ASF hands out goes without them. A footprint whose URL points to any
+other host (a hostile CMR answer, an edited GeoPackage) is not downloaded at all: it is listed
+as failed with the host named. Sandboxes and tests point the downloads at a loopback stand-in
+with ``INSARHUB_ASF_DOWNLOAD_BASE`` (:func:`insarhub_qgis.core.config.rewrite_asf_url`) and use
+a token, since a username/password login always goes to Earthdata.
 
 No secret is printed, logged or written: messages name the credentials' *source* only.
 """
@@ -60,10 +63,13 @@ from .download import (
     FreeSpace,
     ProgressCallback,
     RetryPolicy,
+    check_writable_folder,
     download_files,
 )
 from .errors import InputError, ServiceError, TransientServiceError
 from .hyp3.credentials import EARTHDATA_HOST, Credentials, CredentialsError
+from .netpolicy import CredentialPolicy, guard_session
+from .oserrors import StorageError, describe_os_error
 
 __all__ = [
     "BURST_EXTRA_BYTES",
@@ -165,15 +171,6 @@ def _int_or_none(value: Any) -> int | None:
     return number if number > 0 else None
 
 
-def _properties(record: Mapping[str, Any], session: Any) -> dict[str, Any]:
-    """The asf_search product properties of a record (from its stored CMR record), else the record."""
-    if record.get("umm"):
-        from .records import product_from_record
-
-        return dict(product_from_record(record, session).properties)
-    return dict(record)
-
-
 def _download_url(url: str, scene: str, endpoints: Endpoints) -> str:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -189,25 +186,21 @@ def scenes_from_records(
 ) -> list[Scene]:
     """The files to download for footprint records (duplicates of a file are dropped).
 
-    Each record's asf_search product is rebuilt from its ``umm`` field (no network); a record
-    without ``umm`` falls back to its own ``url``, ``bytes``, ``md5sum`` and ``additionalUrls``.
+    Each record's files are read from its ``umm`` field as asf_search reads them (no network,
+    :func:`~insarhub_qgis.core.records.scene_files`); a record without ``umm`` falls back to its
+    own ``url``, ``bytes``, ``md5sum`` and ``additionalUrls``.
     URLs are passed through ``endpoints.asf_download_url`` (the sandbox rewrite).
 
     Raises:
         InputError: a record without a usable URL or with a damaged ``umm``.
     """
-    from .records import stack_id
+    from .records import scene_files, stack_id
 
     endpoints = endpoints or Endpoints()
-    session = None
     scenes: list[Scene] = []
     seen: set[str] = set()
     for record in records:
-        if record.get("umm") and session is None:
-            from asf_search import ASFSession
-
-            session = ASFSession()
-        props = _properties(record, session)
+        props = scene_files(record)
         # SLC: the scene name (its fileID ends in "-SLC"); burst: asf_search sets sceneName = fileID.
         name = str(props.get("sceneName") or props.get("fileID") or record.get("sceneName") or "").strip()
         level = str(props.get("processingLevel") or record.get("processingLevel") or "").upper()
@@ -289,13 +282,9 @@ def asf_download_session(
     import requests
     from asf_search import ASFSession
     from asf_search.exceptions import ASFAuthenticationError
-    from requests.adapters import HTTPAdapter
 
     endpoints = endpoints or Endpoints()
-    session = ASFSession()
-    adapter = HTTPAdapter(pool_connections=max(4, workers), pool_maxsize=max(4, workers))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    session = guard_session(ASFSession(), CredentialPolicy.for_endpoints(endpoints), pool_size=max(4, workers))
     if endpoints.asf_download_base and endpoints.ca_bundle:
         session.verify = endpoints.ca_bundle
     if credentials.token:
@@ -345,13 +334,20 @@ def _load_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 def _save_manifest(path: Path, files: Mapping[str, Mapping[str, Any]]) -> None:
     payload = json.dumps({"version": 1, "files": dict(sorted(files.items()))}, indent=1)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StorageError(describe_os_error(exc, f"write the download manifest {path}", rerun_resumes=True)) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(payload)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError(
+                describe_os_error(exc, f"write the download manifest {path}", rerun_resumes=True)
+            ) from None
         raise
 
 
@@ -431,13 +427,24 @@ def download_scenes(
     """
     endpoints = endpoints or Endpoints()
     output = Path(output_folder)
-    output.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(output, "the scenes")
     scenes = scenes_from_records(records, endpoints)
     result = SceneDownloadResult(output, scenes)
     manifest_path = output / MANIFEST_NAME
     manifest = _load_manifest(manifest_path)
     say = on_message or (lambda _text: None)
 
+    policy = CredentialPolicy.for_endpoints(endpoints)
+    refused = {
+        item.filename: policy.refusal(item.url, f"the download of {item.filename}")
+        for scene in scenes
+        for item in scene.items
+        if not policy.allows(item.url)
+    }
+    for filename, why in refused.items():
+        result.failed.append(
+            f"{filename}: not downloaded: {why}. Use footprints written by insarhub:searchscenes (ASF's URLs)."
+        )
     items: list[DownloadItem] = []
     touched = False
     done_bytes = 0  # complete files, counted as done in the progress
@@ -446,6 +453,8 @@ def download_scenes(
     for scene in scenes:
         burst_estimate_each = scene.estimated_bytes if scene.processing_level == "BURST" else 0
         for position, item in enumerate(scene.items):
+            if item.filename in refused:
+                continue
             final = output / item.filename
             entry = manifest.get(item.filename)
             if _known_complete(final, item, entry) or _same_as_recorded(final, item, entry):

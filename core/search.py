@@ -1,27 +1,33 @@
-"""Search Sentinel-1 SLCs and bursts on ASF (CMR) with asf_search.
+"""Search Sentinel-1 SLCs and bursts on ASF (CMR).
 
 The query is built by asf_search itself (its options, sub-queries and CMR translation);
 this module pages through CMR with ``CMR-Search-After`` so that a transient failure
 (5xx, 429, timeouts, dropped connections) is retried with backoff *for that page* instead
 of restarting the search, progress is reported per page, and cancel is honoured between
-pages. Permanent failures (4xx) stop at once with CMR's own message.
+pages. Permanent failures (4xx) stop at once with CMR's own message. Paging is bounded: it
+stops when a page brings nothing new, and at a hard cap with a message.
+
+:func:`search_footprints` yields footprint records built straight from the UMM JSON as the
+pages arrive (what ``insarhub:searchscenes`` writes); :func:`search` gives asf_search products
+for callers that need them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .config import Endpoints
 from .errors import CancelledError, InputError, ServiceError, TransientServiceError
+from .records import RawItem, read_cmr_page
+from .retry import RetryPolicy, retry_after_seconds, sleep_unless_cancelled
 from .schema import FLIGHT_DIRECTIONS, PROCESSING_LEVELS
 
 if TYPE_CHECKING:
     from .aoi import Aoi
+    from .records import Footprint
 
 # What Sentinel-1 records carry in POLARIZATION.
 SLC_POLARIZATIONS = ("VV", "VV+VH", "HH", "HH+HV", "VH", "HV", "Dual VV", "Dual HH")
@@ -232,10 +238,17 @@ def search_options(request: SearchRequest, endpoints: Endpoints, session: Any = 
 
 
 def make_session(endpoints: Endpoints) -> Any:
-    """An asf_search session trusting ``endpoints.ca_bundle`` when one is set."""
+    """An asf_search session trusting ``endpoints.ca_bundle`` when one is set.
+
+    Searching needs no credentials; the session is guarded all the same
+    (:func:`~insarhub_qgis.core.netpolicy.guard_session`), so none could reach CMR or a host it
+    redirects to.
+    """
     import asf_search
 
-    session = asf_search.ASFSession()
+    from .netpolicy import CredentialPolicy, guard_session
+
+    session = guard_session(asf_search.ASFSession(), CredentialPolicy.for_endpoints(endpoints))
     if endpoints.ca_bundle:
         session.verify = endpoints.ca_bundle
         # REQUESTS_CA_BUNDLE and friends would otherwise override the bundle given here.
@@ -243,48 +256,49 @@ def make_session(endpoints: Endpoints) -> Any:
     return session
 
 
+#: Records per CMR page (CMR's maximum): fewer round trips than asf_search's 250.
+PAGE_SIZE = 2000
+#: The most records one search returns; beyond it the search stops with a message.
+MAX_SEARCH_RECORDS = 250_000
+#: The most pages one search asks for (a server that sends a few new records per page).
+MAX_SEARCH_PAGES = 2 * MAX_SEARCH_RECORDS // PAGE_SIZE + 20
+
+
 @dataclass
-class RetryPolicy:
-    """How transient failures are retried: exponential backoff, ``Retry-After`` honoured."""
+class CmrPage:
+    """One CMR answer: ``items`` (:class:`~insarhub_qgis.core.records.RawItem`); ``server_s`` is
+    the time until its headers arrived (the server's own work plus the round trip)."""
 
-    attempts: int = 6
-    base_delay_s: float = 1.0
-    max_delay_s: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        wait = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
-        if retry_after is not None:
-            wait = min(self.max_delay_s, max(wait, retry_after))
-        return wait
+    items: list[RawItem]
+    hits: int
+    search_after: str | None
+    server_s: float = 0.0
 
 
-def _cmr_message(response: Any) -> str:
-    try:
-        body = response.json()
-        errors = body.get("errors") if isinstance(body, dict) else None
-        if errors:
-            return "; ".join(str(e) for e in errors)
-    except (ValueError, json.JSONDecodeError):
-        pass
-    return (response.text or "").strip()[:500] or response.reason or "no message"
+@dataclass
+class SearchStats:
+    """What a search did, filled while it pages (see :func:`search_footprints`)."""
+
+    hits: int = 0
+    fetched: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    pages: int = 0
+    server_s: float = 0.0
+    broken: list[str] = field(default_factory=list)  # "<name>: <why>" of records skipped
+    stopped: str = ""  # why paging stopped before CMR said it was done ("" when it did)
+    found_names: set = field(default_factory=set)  # sceneName and fileID of the records kept
 
 
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _fetch_page(session: Any, url: str, form: list, search_after: str | None, timeout_s: float) -> tuple[list, int, str | None]:
+def _fetch_page(session: Any, url: str, form: list, search_after: str | None, timeout_s: float) -> CmrPage:
     """POST one page to CMR. Raises TransientServiceError or ServiceError."""
     import requests
 
     headers = {"CMR-Search-After": search_after} if search_after else {}
     try:
         response = session.post(url, data=form, headers=headers, timeout=timeout_s)
+        status = response.status_code
+        payload = response.content if status < 400 else b""
     except requests.exceptions.Timeout as exc:
         raise TransientServiceError(f"CMR did not answer within {timeout_s:g} s.") from exc
     except requests.exceptions.SSLError as exc:
@@ -294,7 +308,6 @@ def _fetch_page(session: Any, url: str, form: list, search_after: str | None, ti
         ) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
         raise TransientServiceError(f"The connection to CMR failed ({type(exc).__name__}).") from exc
-    status = response.status_code
     if status == 429 or status >= 500:
         error = TransientServiceError(f"CMR answered HTTP {status}: {_cmr_message(response)}")
         error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
@@ -302,12 +315,237 @@ def _fetch_page(session: Any, url: str, form: list, search_after: str | None, ti
     if status >= 400:
         raise ServiceError(f"CMR refused the search (HTTP {status}): {_cmr_message(response)}")
     try:
+        hits, items = read_cmr_page(payload)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise TransientServiceError(f"CMR sent an answer that is not complete JSON ({exc}).") from exc
+    return CmrPage(
+        items,
+        hits if hits is not None else len(items),
+        response.headers.get("CMR-Search-After"),
+        response.elapsed.total_seconds(),
+    )
+
+
+def _cmr_message(response: Any) -> str:
+    try:
         body = response.json()
-        items = body["items"]
-        hits = int(body.get("hits", len(items)))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TransientServiceError("CMR sent an answer that is not complete JSON.") from exc
-    return items, hits, response.headers.get("CMR-Search-After")
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if errors:
+            return "; ".join(str(e) for e in errors)[:500]
+    except ValueError:
+        pass
+    return (response.text or "").strip()[:500] or response.reason or "no message"
+
+
+def _retry_after(response: Any) -> float | None:
+    return retry_after_seconds(response.headers.get("Retry-After") if response is not None else None)
+
+
+def _with_page_size(form: list, size: int) -> list:
+    pairs = [(key, value) for key, value in form if key != "page_size"]
+    return [*pairs, ("page_size", size)]
+
+
+def _pages(
+    request: SearchRequest,
+    opts: Any,
+    session: Any,
+    *,
+    url_host: str,
+    progress: ProgressCallback | None,
+    cancelled: Callable[[], bool],
+    say: Callable[[str], None],
+    retry: RetryPolicy,
+    timeout_s: float,
+    stats: SearchStats,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[list[RawItem]]:
+    """New (not yet seen) items of every page of every sub-query, bounded (see :func:`search_footprints`)."""
+    from asf_search.CMR.subquery import build_subqueries
+    from asf_search.CMR.translate import translate_opts
+    from asf_search.constants import INTERNAL
+    from asf_search.search.search_generator import preprocess_opts
+
+    preprocess_opts(opts)
+    queries = build_subqueries(opts)
+    url = f"https://{url_host}{INTERNAL.CMR_GRANULE_PATH}"
+    seen: set[str] = set()
+    limit = request.max_results if not request.granules else 0
+    for query in queries:
+        form = _with_page_size(translate_opts(query), page_size)
+        search_after: str | None = None
+        tokens: set[str] = set()
+        query_hits: int | None = None
+        query_count = 0
+        while True:
+            if stats.pages >= MAX_SEARCH_PAGES:
+                stats.stopped = (
+                    f"Stopped after {stats.pages} CMR pages ({len(seen)} records): CMR kept sending small pages. "
+                    "The result may be incomplete; narrow the search (dates, orbits, frames, area) and run it again."
+                )
+                return
+            for attempt in range(1, retry.attempts + 1):
+                if cancelled():
+                    raise CancelledError("Search cancelled.")
+                try:
+                    page = _fetch_page(session, url, form, search_after, timeout_s)
+                    break
+                except TransientServiceError as exc:
+                    if attempt == retry.attempts:
+                        raise TransientServiceError(
+                            f"{exc} Gave up after {attempt} attempts; CMR may be down, try again later."
+                        ) from exc
+                    wait = retry.delay(attempt, getattr(exc, "retry_after", None))
+                    say(f"{exc} Retrying in {wait:.0f} s (attempt {attempt + 1} of {retry.attempts}).")
+                    sleep_unless_cancelled(wait, retry.sleep, cancelled)
+            stats.pages += 1
+            stats.server_s += page.server_s
+            if query_hits is None:
+                query_hits = page.hits
+                stats.hits += page.hits
+            new = []
+            for item in page.items:
+                key = item.key if item.key is not None else f"#{stats.fetched + len(new)}"
+                if key in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(key)
+                new.append(item)
+                if limit and len(seen) >= limit:
+                    break
+            stats.fetched += len(page.items)
+            query_count += len(page.items)
+            if new:
+                yield new
+            if progress:
+                progress(len(seen), max(stats.hits, len(seen)))
+            if limit and len(seen) >= limit:
+                return
+            if len(seen) >= MAX_SEARCH_RECORDS:
+                stats.stopped = (
+                    f"Stopped after {len(seen):,} records, the most one search returns (CMR reports "
+                    f"{stats.hits:,}). Narrow the search (dates, orbits, frames, area) or split it."
+                )
+                return
+            if not page.search_after or not page.items or query_count >= query_hits:
+                break
+            if not new or page.search_after in tokens:
+                stats.stopped = (
+                    f"CMR sent a page with nothing new (records or a page marker it had sent already); paging "
+                    f"stopped with {len(seen)} records although it reported {stats.hits}. The result may be "
+                    "incomplete: run the search again later."
+                )
+                break
+            tokens.add(page.search_after)
+            search_after = page.search_after
+        if limit and len(seen) >= limit:
+            return
+
+
+def _prepared(request: SearchRequest, endpoints: Endpoints, session: Any) -> tuple[SearchRequest, Any, bool]:
+    import asf_search
+
+    asf_search.REPORT_ERRORS = False
+    request = validate(request)
+    own_session = session is None
+    opts = search_options(request, endpoints, session)
+    return request, opts, own_session
+
+
+def _finish(request: SearchRequest, stats: SearchStats, kept: int) -> list[str]:
+    """Notes for the user after paging; :class:`InputError` for granule names not found."""
+    notes = list(request.aoi.notes) if request.aoi else []
+    if stats.duplicates:
+        notes.append(f"{stats.duplicates} duplicate record(s) removed.")
+    if stats.broken:
+        shown = "; ".join(stats.broken[:10]) + (" ..." if len(stats.broken) > 10 else "")
+        notes.append(
+            f"{len(stats.broken)} record(s) were skipped because CMR sent them damaged (the rest of the "
+            f"search is kept): {shown}."
+        )
+    if stats.stopped:
+        notes.append(stats.stopped)
+    if request.granules:
+        missing = [g for g in request.granules if g not in stats.found_names and "*" not in g and "?" not in g]
+        if missing:
+            raise InputError(
+                f"{len(missing)} of the {len(request.granules)} granule name(s) were not found on ASF: "
+                + ", ".join(missing[:10])
+                + (" ..." if len(missing) > 10 else "")
+                + ". Check the spelling (and the processing level: SLC names for SLC, burst names for BURST)."
+            )
+    if not kept:
+        notes.append(no_result_advice(request))
+    return notes
+
+
+def search_footprints(
+    request: SearchRequest,
+    endpoints: Endpoints,
+    *,
+    session: Any = None,
+    progress: ProgressCallback | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    log: Callable[[str], None] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout_s: float = 60.0,
+    stats: SearchStats | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[Footprint]:
+    """Search and yield footprints (:class:`~insarhub_qgis.core.records.Footprint`) as they arrive.
+
+    Built straight from CMR's UMM JSON (no asf_search products), one page at a time, so a
+    caller that writes them as they come holds one page in memory whatever the size of the
+    search. Every loop ends: paging stops when CMR says it is done, when a page brings nothing
+    new (a server that repeats itself), at :data:`MAX_SEARCH_RECORDS` / :data:`MAX_SEARCH_PAGES`
+    (``stats.stopped`` says so), and on cancel (:class:`CancelledError`, checked before every
+    page and retry wait). Transient failures are retried per page with backoff; 4xx stop at
+    once with CMR's message. A record with an unusable footprint is skipped and named in
+    ``stats.broken``; the rest of the search is kept. When the generator is exhausted,
+    ``stats`` is complete and :func:`search_notes` gives the notes for the user (and raises
+    :class:`InputError` for granule names that were not found).
+    """
+    from .records import BrokenRecord
+
+    stats = stats if stats is not None else SearchStats()
+    request, opts, own_session = _prepared(request, endpoints, session)
+    session = opts.session
+    say = log or (lambda message: None)
+    try:
+        for items in _pages(
+            request,
+            opts,
+            session,
+            url_host=endpoints.cmr_host,
+            progress=progress,
+            cancelled=is_cancelled or (lambda: False),
+            say=say,
+            retry=retry or RetryPolicy(),
+            timeout_s=timeout_s,
+            stats=stats,
+            page_size=page_size,
+        ):
+            for item in items:
+                try:
+                    footprint = item.footprint()
+                except BrokenRecord as exc:
+                    stats.broken.append(f"{item.key or 'a record without a name'}: {exc}")
+                    continue
+                stats.kept += 1
+                if request.granules:  # only named granules are checked for being found
+                    stats.found_names.add(footprint.record["sceneName"])
+                    stats.found_names.add(footprint.record["fileID"])
+                yield footprint
+    finally:
+        if own_session:
+            session.close()
+    stats.request = request  # type: ignore[attr-defined]  # the validated request, for search_notes
+
+
+def search_notes(request: SearchRequest, stats: SearchStats) -> list[str]:
+    """The notes of a finished :func:`search_footprints` (AOI notes, duplicates, skipped records,
+    an early stop, advice when nothing was found); :class:`InputError` for granules not found."""
+    return _finish(getattr(stats, "request", None) or validate(request), stats, stats.kept)
 
 
 def search(
@@ -320,117 +558,50 @@ def search(
     log: Callable[[str], None] | None = None,
     retry: RetryPolicy | None = None,
     timeout_s: float = 60.0,
+    page_size: int = PAGE_SIZE,
 ) -> SearchResult:
-    """Run a search; return the products, or an empty result with advice on what to relax.
+    """Run a search; return asf_search products (sorted by stack and time) and notes.
 
-    ``progress(fetched, hits)`` is called after every page; ``is_cancelled()`` is checked
-    before every page and every retry wait, raising :class:`CancelledError`.
+    For callers that need asf_search's products; the footprint layers come from
+    :func:`search_footprints`, which does not build them. Paging, bounds, retries and cancel
+    are the same. ``progress(fetched, hits)`` is called after every page.
     """
-    import asf_search
+    from asf_search.search.search_generator import as_ASFProduct
 
-    asf_search.REPORT_ERRORS = False
-    request = validate(request)
-    retry = retry or RetryPolicy()
-    cancelled = is_cancelled or (lambda: False)
-    say = log or (lambda message: None)
-    own_session = session is None
-    opts = search_options(request, endpoints, session)
+    stats = SearchStats()
+    request, opts, own_session = _prepared(request, endpoints, session)
     session = opts.session
+    products = []
     try:
-        return _search_pages(request, opts, session, url_host=endpoints.cmr_host, progress=progress,
-                             cancelled=cancelled, say=say, retry=retry, timeout_s=timeout_s)
+        for items in _pages(
+            request,
+            opts,
+            session,
+            url_host=endpoints.cmr_host,
+            progress=progress,
+            cancelled=is_cancelled or (lambda: False),
+            say=log or (lambda message: None),
+            retry=retry or RetryPolicy(),
+            timeout_s=timeout_s,
+            stats=stats,
+            page_size=page_size,
+        ):
+            for item in items:
+                try:
+                    umm, meta = item.as_dicts()
+                    product = as_ASFProduct({"umm": umm, "meta": meta}, session=session)
+                except Exception as exc:  # asf_search's parsing of a damaged record: skip and name it
+                    stats.broken.append(f"{item.key or 'a record without a name'}: {type(exc).__name__}: {exc}")
+                    continue
+                products.append(product)
+                stats.found_names.add(product.properties.get("sceneName"))
+                stats.found_names.add(product.properties.get("fileID"))
     finally:
         if own_session:
             # The products keep the session, but its pooled TLS sockets are not needed any more.
             session.close()
-
-
-def _search_pages(
-    request: SearchRequest,
-    opts: Any,
-    session: Any,
-    *,
-    url_host: str,
-    progress: ProgressCallback | None,
-    cancelled: Callable[[], bool],
-    say: Callable[[str], None],
-    retry: RetryPolicy,
-    timeout_s: float,
-) -> SearchResult:
-    """Page through every sub-query of validated options; see :func:`search`."""
-    from asf_search.CMR.subquery import build_subqueries
-    from asf_search.CMR.translate import translate_opts
-    from asf_search.constants import INTERNAL
-    from asf_search.search.search_generator import as_ASFProduct, preprocess_opts
-
-    preprocess_opts(opts)
-    queries = build_subqueries(opts)
-    url = f"https://{url_host}{INTERNAL.CMR_GRANULE_PATH}"
-
-    seen: dict[str, Any] = {}
-    hits_total = 0
-    fetched = 0
-    limit = request.max_results if not request.granules else 0
-    for query in queries:
-        form = translate_opts(query)
-        search_after: str | None = None
-        query_hits: int | None = None
-        query_count = 0
-        while True:
-            for attempt in range(1, retry.attempts + 1):
-                if cancelled():
-                    raise CancelledError("Search cancelled.")
-                try:
-                    items, hits, next_after = _fetch_page(session, url, form, search_after, timeout_s)
-                    break
-                except TransientServiceError as exc:
-                    if attempt == retry.attempts:
-                        raise TransientServiceError(
-                            f"{exc} Gave up after {attempt} attempts; CMR may be down, try again later."
-                        ) from exc
-                    wait = retry.delay(attempt, getattr(exc, "retry_after", None))
-                    say(f"{exc} Retrying in {wait:.0f} s (attempt {attempt + 1} of {retry.attempts}).")
-                    retry.sleep(wait)
-            if query_hits is None:
-                query_hits = hits
-                hits_total += hits
-            for item in items:
-                product = as_ASFProduct(item, session=session)
-                key = product.properties.get("fileID") or product.properties.get("sceneName")
-                if key not in seen:
-                    seen[key] = product
-            query_count += len(items)
-            fetched += len(items)
-            if progress:
-                progress(len(seen), max(hits_total, len(seen)))
-            if limit and len(seen) >= limit:
-                break
-            if not next_after or not items or query_count >= query_hits:
-                break
-            search_after = next_after
-        if limit and len(seen) >= limit:
-            break
-
-    products = list(seen.values())
-    if limit:
-        products = products[:limit]
     products.sort(key=_sort_key)
-    result = SearchResult(products=products, hits=hits_total, notes=list(request.aoi.notes) if request.aoi else [])
-    if fetched > len(seen):
-        result.notes.append(f"{fetched - len(seen)} duplicate record(s) removed.")
-    if request.granules:
-        found = {p.properties.get("sceneName") for p in products} | {p.properties.get("fileID") for p in products}
-        missing = [g for g in request.granules if g not in found and "*" not in g and "?" not in g]
-        if missing:
-            raise InputError(
-                f"{len(missing)} of the {len(request.granules)} granule name(s) were not found on ASF: "
-                + ", ".join(missing[:10])
-                + (" ..." if len(missing) > 10 else "")
-                + ". Check the spelling (and the processing level: SLC names for SLC, burst names for BURST)."
-            )
-    if not products:
-        result.notes.append(no_result_advice(request))
-    return result
+    return SearchResult(products=products, hits=stats.hits, notes=_finish(request, stats, len(products)))
 
 
 def no_result_advice(request: SearchRequest) -> str:

@@ -23,6 +23,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..__about__ import __icon_path__
 from ..core import deps
 from ..core.errors import CancelledError, InsarhubError
+from ..core.oserrors import describe_os_error
 
 HELP_DIR = Path(__file__).resolve().parent / "help"
 
@@ -88,6 +89,10 @@ class InsarhubAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc) or "Cancelled.") from exc
         except InsarhubError as exc:
             raise QgsProcessingException(str(exc)) from exc
+        except OSError as exc:
+            # A full disk, a read-only or unwritable folder, an over-long name met anywhere: a
+            # message that says which file and what to do, not a traceback.
+            raise QgsProcessingException(describe_os_error(exc)) from exc
 
     def execute(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback

@@ -66,7 +66,8 @@ class DownloadProductsAlgorithm(InsarhubAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Products present and verified"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
-        from ..core.download import download_products, format_bytes
+        from ..core.download import format_bytes
+        from ..core.hyp3 import download_products
 
         jobs_file = self.parameterAsFile(parameters, self.JOBS_FILE, context)
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
@@ -79,6 +80,7 @@ class DownloadProductsAlgorithm(InsarhubAlgorithm):
             workers=self.parameterAsInt(parameters, self.WORKERS, context),
             progress=byte_progress(feedback),
             is_cancelled=feedback.isCanceled,
+            on_message=feedback.pushInfo,
         )
         feedback.pushInfo(
             f"{len(result.downloaded)} product(s) downloaded ({format_bytes(result.bytes_transferred)}), "

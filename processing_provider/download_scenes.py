@@ -88,7 +88,7 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
         from ..core.download import format_bytes
         from ..core.download_scenes import download_scenes
         from ..core.hyp3.credentials import resolve_credentials
-        from ..core.search import RetryPolicy
+        from ..core.retry import RetryPolicy
 
         source = footprint_source(self, parameters, self.INPUT, context, ("sceneName", "url", "stack"))
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 from qgis.core import (
+    QgsFeature,
     QgsFeatureSink,
+    QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -139,9 +142,16 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.STACK_COUNT, "Number of stacks"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
-        from ..core import records as core_records
         from ..core import stacks as core_stacks
-        from ..core.search import SearchRequest, parse_int_list, parse_names, search
+        from ..core.search import (
+            SearchRequest,
+            SearchStats,
+            parse_int_list,
+            parse_names,
+            search_footprints,
+            search_notes,
+            validate,
+        )
 
         aoi = resolve_aoi(self, parameters, context)
         granules = parse_names(self.parameterAsString(parameters, self.GRANULES, context))
@@ -165,29 +175,67 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             feedback.setProgressText(f"Fetched {fetched} of {hits} records")
             feedback.setProgress(90.0 * fetched / max(hits, 1))
 
-        result = search(
-            request,
-            service,
-            progress=progress,
-            is_cancelled=feedback.isCanceled,
-            log=feedback.pushWarning,
+        request = validate(request)  # a bad request is refused before any output exists
+        stats = SearchStats()
+        footprints: Any = search_footprints(
+            request, service, progress=progress, is_cancelled=feedback.isCanceled, log=feedback.pushWarning, stats=stats
         )
-        report = feedback.pushWarning if result.empty else feedback.pushInfo
-        for note in result.notes:
-            report(note)
-
-        rows = [core_records.record_from_product(p) for p in result.products]
+        notes: list[str] | None = None
+        if request.granules:
+            # Named granules are few, and one that is not found is an error: check before writing.
+            footprints = list(footprints)
+            notes = search_notes(request, stats)
         fields = make_fields(FOOTPRINT_FIELDS)
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.Polygon, WGS84)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        for record, geometry in rows:
-            if feedback.isCanceled():
-                raise QgsProcessingException("Cancelled.")
-            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.Flag.FastInsert)
+        names = fields.names()
+        # What the stack summary needs of each record (not its umm) and each stack's rings: the
+        # footprints themselves are written as they arrive, so a search of any size holds about
+        # one CMR page in memory.
+        light: list[tuple[dict[str, Any], Any]] = []
+        rings: dict[str, list[Any]] = {}  # per stack: each footprint's ring as a flat array of doubles
+        batch: list[QgsFeature] = []
 
-        summaries = core_stacks.summarize(rows, aoi.geometry if aoi else None)
-        outputs: dict[str, Any] = {self.OUTPUT: dest_id, self.COUNT: len(rows), self.STACK_COUNT: len(summaries)}
+        def flush() -> None:
+            if batch and not sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert):
+                error = sink.lastError() if hasattr(sink, "lastError") else ""
+                raise QgsProcessingException(
+                    "Could not write the footprints to the output"
+                    + (f": {error}" if error else "")
+                    + ". Check that the output folder is writable and has free space."
+                )
+            batch.clear()
+
+        for footprint in footprints:
+            record = footprint.record
+            feature = QgsFeature(fields)
+            feature.setAttributes([record.get(name) for name in names])
+            geometry = QgsGeometry()
+            geometry.fromWkb(footprint.wkb())
+            feature.setGeometry(geometry)
+            batch.append(feature)
+            if len(batch) >= 500:
+                flush()
+            light.append(({key: record[key] for key in _SUMMARY_KEYS}, None))
+            if aoi:
+                rings.setdefault(record["stack"], []).append(array("d", [c for point in footprint.ring for c in point]))
+        flush()
+        if aoi:
+            # One geometry per stack for its AOI coverage (summarize unions what it is given).
+            from ..core.records import coverage_geometry
+
+            first: dict[str, int] = {}
+            for index, (record, _geometry) in enumerate(light):
+                first.setdefault(record["stack"], index)
+            for stack, index in first.items():
+                stack_rings = [list(zip(flat[0::2], flat[1::2])) for flat in rings.pop(stack)]
+                light[index] = (light[index][0], coverage_geometry(stack_rings, aoi.geometry))
+        for note in notes if notes is not None else search_notes(request, stats):
+            (feedback.pushWarning if not stats.kept or stats.broken or stats.stopped else feedback.pushInfo)(note)
+
+        summaries = core_stacks.summarize(light, aoi.geometry if aoi else None)
+        outputs: dict[str, Any] = {self.OUTPUT: dest_id, self.COUNT: stats.kept, self.STACK_COUNT: len(summaries)}
         summary_fields = make_fields(SUMMARY_FIELDS)
         summary_sink, summary_id = self.parameterAsSink(
             parameters, self.SUMMARY, context, summary_fields, QgsWkbTypes.Type.NoGeometry
@@ -197,9 +245,12 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
                 summary_sink.addFeature(make_feature(summary_fields, summary.as_dict()), QgsFeatureSink.Flag.FastInsert)
             outputs[self.SUMMARY] = summary_id
 
-        feedback.pushInfo(f"{len(rows)} {request.processing_level} record(s) in {len(summaries)} stack(s).")
+        feedback.pushInfo(f"{stats.kept} {request.processing_level} record(s) in {len(summaries)} stack(s).")
         if summaries:
             feedback.pushInfo(core_stacks.format_summary(summaries))
         styling.style_search_outputs(context, dest_id, outputs.get(self.SUMMARY), summaries)
         feedback.setProgress(100)
         return outputs
+
+
+_SUMMARY_KEYS = ("stack", "startTime", "pathNumber", "frameNumber", "burstId", "flightDirection")

@@ -157,6 +157,7 @@ class SubmitJobsAlgorithm(InsarhubAlgorithm):
             client,
             dry_run=dry_run,
             progress=lambda done, total: feedback.setProgress(100.0 * done / max(total, 1)),
+            on_message=feedback.pushInfo,
         )
         for note in result.notes:
             feedback.pushInfo(note)

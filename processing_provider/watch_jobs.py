@@ -98,6 +98,7 @@ class WatchJobsAlgorithm(InsarhubAlgorithm):
             progress=progress,
             is_cancelled=feedback.isCanceled,
             poll_interval_s=interval,
+            on_message=feedback.pushInfo,
         )
         feedback.pushInfo(
             f"{result.succeeded} succeeded, {result.failed} failed, {result.running} pending or running "

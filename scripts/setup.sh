@@ -11,6 +11,10 @@ VENV="$REPO/.venv"
 # users' own QGIS (its test runs it). build-essential + python3-dev: shapely is built from source.
 APT_PACKAGES="qgis python3-qgis qgis-providers xvfb xauth gdal-bin python3-gdal python3-venv python3-pip \
 libgeos-dev pkg-config build-essential python3-dev"
+# The Slurm scale-out test (tests/unit/test_slurm_cluster.py) starts a single-node Slurm of its
+# own (munge + slurmctld + slurmd on free ports); installed without recommends and without
+# starting their system services.
+CLUSTER_TEST_PACKAGES="slurmctld slurmd slurm-client munge"
 SYSTEM_PYTHON=/usr/bin/python3
 
 stage() { echo "[setup] $*"; }
@@ -24,6 +28,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     stage "Installing ${#missing[@]} Debian packages (QGIS and build tools; a few minutes the first time): ${missing[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+missing=()
+for pkg in $CLUSTER_TEST_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    stage "Installing the packages of the Slurm test: ${missing[*]}"
+    $SUDO apt-get update -qq || true
+    # policy-rc.d 101: install the daemons without starting their services (the test starts its own).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && own_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || stage "Could not install ${missing[*]}: the Slurm test will be skipped (it says why)"
+    [ $own_policy -eq 0 ] || $SUDO rm -f "$policy"
 fi
 
 # What pip must not replace, as this system ships it (see core/pins.py).

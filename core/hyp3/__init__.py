@@ -10,14 +10,13 @@ Typical use (what the Processing algorithms do)::
     plan = plan_jobs(pairs, "INSAR_GAMMA", {"LOOKS": "20x4"}, project_name="etna")
     result = submit_jobs(plan, "jobs.json", client)
     state = watch("jobs.json", client, wait=True, timeout_s=3600, retry_failed=True)
-    products = download_products("jobs.json", "products/", client=client)
+    products = download_products("jobs.json", "products/", client=client)  # core/hyp3/products.py
 
 ``hyp3_sdk`` is imported only when connecting, so importing this package works without it.
 """
 
 from __future__ import annotations
 
-from ..download import ProductDownloadResult, download_products
 from .client import (
     MAX_JOBS_PER_REQUEST,
     Hyp3Client,
@@ -28,7 +27,17 @@ from .client import (
     total_cost,
 )
 from .credentials import Credentials, CredentialsError, connect, netrc_credentials, resolve_credentials
-from .jobs_store import NOT_SUBMITTED, UNKNOWN_TO_SERVER, FileRecord, JobRecord, JobsFile, PairEntry
+from .jobs_store import (
+    NOT_SUBMITTED,
+    UNKNOWN_TO_SERVER,
+    FileRecord,
+    JobRecord,
+    JobsFile,
+    JobsFileBusyError,
+    PairEntry,
+    jobs_file_lock,
+)
+from .products import ProductDownloadResult, download_products
 from .submit import (
     JOB_TYPES,
     CostPreview,
@@ -43,7 +52,7 @@ from .submit import (
     preview_cost,
     submit_jobs,
 )
-from .watch import WatchResult, refresh, watch
+from .watch import WatchResult, reconcile, refresh, watch
 
 __all__ = [
     "JOB_TYPES",
@@ -61,6 +70,7 @@ __all__ = [
     "JobPlan",
     "JobRecord",
     "JobsFile",
+    "JobsFileBusyError",
     "PairEntry",
     "PlannedJob",
     "ProductDownloadResult",
@@ -70,12 +80,14 @@ __all__ = [
     "download_products",
     "job_cost",
     "job_name",
+    "jobs_file_lock",
     "load_job_specs",
     "local_costs",
     "netrc_credentials",
     "normalise_options",
     "plan_jobs",
     "preview_cost",
+    "reconcile",
     "refresh",
     "resolve_credentials",
     "submit_jobs",

@@ -27,11 +27,12 @@ import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from ..config import Endpoints
-from ..download import retry_after_seconds, sleep_unless_cancelled
 from ..errors import CancelledError, InputError, InsarhubError, ServiceError, TransientServiceError
-from ..search import RetryPolicy
+from ..netpolicy import ForeignHostError, origin_of
+from ..retry import RetryPolicy, retry_after_seconds, sleep_unless_cancelled
 from .credentials import Credentials, CredentialsError, connect
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_JOBS_PER_REQUEST = 200  # HyP3's OpenAPI spec: list_of_new_jobs maxItems
+#: Most ``GET /jobs`` pages one listing may take (HyP3 pages hold hundreds of jobs).
+MAX_JOB_PAGES = 500
 CancelCheck = Callable[[], bool]
 
 
@@ -132,6 +135,13 @@ def job_cost(job_type: str, job_parameters: Mapping[str, Any], costs: Mapping[st
 def total_cost(jobs: Iterable[Mapping[str, Any]], costs: Mapping[str, Any]) -> float:
     """Credits a list of prepared jobs (``job_type`` + ``job_parameters``) costs."""
     return float(sum(job_cost(j["job_type"], j.get("job_parameters") or {}, costs) for j in jobs))
+
+
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc or url[:80]
+    except ValueError:
+        return url[:80]
 
 
 def _detail(response: Any) -> str:
@@ -320,11 +330,59 @@ class Hyp3Client:
             raise
         return job.to_dict()
 
+    def _list_jobs(self, what: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """``GET /jobs`` with ``params``, following ``next`` pages, bounded.
+
+        Each page is retried on its own. Paging stops when HyP3 gives no ``next``, when a page
+        adds no job not seen before (a ``next`` that loops), and at :data:`MAX_JOB_PAGES` (an
+        error). A ``next`` link to another host is refused (the session's guard would refuse
+        it anyway; this says so plainly).
+        """
+        from hyp3_sdk import Job
+
+        url: str = f"{self.url}/jobs"
+        query: Mapping[str, str] | None = dict(params)
+        jobs: dict[str, dict[str, Any]] = {}
+        home = origin_of(self.url)
+        for _page in range(MAX_JOB_PAGES):
+
+            def get(url: str = url, query: Mapping[str, str] | None = query) -> tuple[list[dict[str, Any]], Any]:
+                response = self.hyp3.session.get(url, params=query)
+                response.raise_for_status()
+                body = response.json()
+                return [Job.from_dict(item).to_dict() for item in body["jobs"]], body.get("next")
+
+            page, next_url = self._call(what, get)
+            new = 0
+            for job in page:
+                if job["job_id"] not in jobs:
+                    jobs[job["job_id"]] = job
+                    new += 1
+            if not next_url:
+                break
+            if not new:
+                log.warning("HyP3 at %s sent a next page that added no job while %s; stopped paging.", self.url, what)
+                break
+            if origin_of(str(next_url)) != home:
+                raise ForeignHostError(
+                    f"HyP3 at {self.url} sent a 'next' link to another host ({_netloc(str(next_url))}) "
+                    f"while {what}; it was not followed and your credentials were not sent there."
+                )
+            url, query = str(next_url), None
+        else:
+            raise Hyp3ServiceError(
+                f"HyP3 at {self.url} kept linking to further pages while {what}: stopped after "
+                f"{MAX_JOB_PAGES} pages and {len(jobs)} jobs. Try again later; if it persists, report it to ASF."
+            )
+        return sorted(jobs.values(), key=lambda j: (j.get("request_time") or "", j["job_id"]))
+
     def find_jobs_by_name(self, name: str) -> list[dict[str, Any]]:
         """All jobs with this name (every page, no time window), oldest first."""
-        batch = self._call(f"looking up jobs named {name!r}", lambda: self.hyp3.find_jobs(name=name))
-        jobs = [job.to_dict() for job in batch]
-        return sorted(jobs, key=lambda j: (j.get("request_time") or "", j["job_id"]))
+        return self._list_jobs(f"looking up jobs named {name!r}", {"name": name})
+
+    def jobs_since(self, start_iso: str) -> list[dict[str, Any]]:
+        """Every job of this account requested at or after ``start_iso`` (ISO 8601), oldest first."""
+        return self._list_jobs(f"listing the jobs since {start_iso}", {"start": start_iso})
 
     def find_submitted(
         self,

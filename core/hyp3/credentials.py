@@ -27,10 +27,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import parse_qs, urlsplit
 
 from ..config import Endpoints
 from ..deps import require
 from ..errors import ConfigurationError, TransientServiceError
+from ..netpolicy import CredentialPolicy, guard_session
 
 if TYPE_CHECKING:
     from hyp3_sdk import HyP3
@@ -184,24 +186,34 @@ def resolve_credentials(
     )
 
 
-def _timeout_adapter(timeout_s: Any) -> Any:
-    """A requests adapter that applies ``timeout_s`` to every request that sets none."""
-    from requests.adapters import HTTPAdapter
+def _login_session(policy: Any, username: str, password: str, timeout_s: Any) -> Any:
+    """A ``requests`` session logged in at Earthdata Login (``hyp3_sdk.util.AUTH_URL``), as
+    ``hyp3_sdk.util.get_authenticated_session`` does it, but through the credential guard."""
+    import hyp3_sdk.util
+    import requests
+    from hyp3_sdk.exceptions import AuthenticationError
 
-    class _TimeoutAdapter(HTTPAdapter):
-        def send(self, request: Any, **kwargs: Any) -> Any:  # noqa: D401 - requests API
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = timeout_s
-            return super().send(request, **kwargs)
-
-    return _TimeoutAdapter()
+    session = guard_session(requests.Session(), policy, timeout_s=timeout_s)
+    response = session.get(hyp3_sdk.util.AUTH_URL, auth=(username, password))
+    query = parse_qs(urlsplit(response.url).query)
+    error = query.get("error_msg")
+    if error:
+        raise AuthenticationError(error[0])
+    try:
+        response.raise_for_status()
+    except requests.HTTPError:
+        raise AuthenticationError("login refused") from None
+    return session
 
 
 def connect(endpoints: Endpoints, credentials: Credentials, *, timeout_s: Any = DEFAULT_TIMEOUT_S) -> HyP3:
     """A ``hyp3_sdk.HyP3`` for ``endpoints.hyp3_url`` authenticated with ``credentials``.
 
-    The session trusts ``endpoints.ca_bundle`` when set and applies ``timeout_s`` to every
-    request. A token makes no request here; a username/password logs in at Earthdata Login.
+    The session trusts ``endpoints.ca_bundle`` when set, applies ``timeout_s`` to every
+    request, and is guarded (:func:`~insarhub_qgis.core.netpolicy.guard_session`, strict): it
+    talks only to the HyP3 API and Earthdata Login, and a link to any other host (a ``next``
+    page, a redirect) is refused with a message naming it. A token makes no request here; a
+    username/password logs in at Earthdata Login through the same guard.
 
     Raises:
         CredentialsError: Earthdata Login refused the username/password (names the source).
@@ -210,16 +222,25 @@ def connect(endpoints: Endpoints, credentials: Credentials, *, timeout_s: Any = 
     """
     require(["hyp3_sdk"])
     import hyp3_sdk
+    import hyp3_sdk.util
     import requests
     from hyp3_sdk.exceptions import AuthenticationError
 
+    policy = CredentialPolicy.for_endpoints(endpoints, extra_urls=[hyp3_sdk.util.AUTH_URL])
     try:
         if credentials.token:
             hyp3 = hyp3_sdk.HyP3(api_url=endpoints.hyp3_url, token=credentials.token)
         else:
-            hyp3 = hyp3_sdk.HyP3(
-                api_url=endpoints.hyp3_url, username=credentials.username, password=credentials.password
-            )
+            login = _login_session(policy, credentials.username, credentials.password, timeout_s)
+            # The SDK's token path makes no request; the login's cookies replace the token.
+            hyp3 = hyp3_sdk.HyP3(api_url=endpoints.hyp3_url, token="-")
+            hyp3.session.headers.pop("Authorization", None)
+            hyp3.session.cookies.update(login.cookies)
+            host = urlsplit(endpoints.hyp3_url).hostname or ""
+            if not host.endswith(".asf.alaska.edu") and "asf-urs" in login.cookies:
+                # as hyp3_sdk does: the ASF login cookie for a HyP3 deployment elsewhere
+                hyp3.session.cookies.set("asf-urs", login.cookies["asf-urs"], domain=host)
+            login.close()
     except AuthenticationError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else "login refused"
         raise CredentialsError(
@@ -231,9 +252,7 @@ def connect(endpoints: Endpoints, credentials: Credentials, *, timeout_s: Any = 
             f"Could not reach Earthdata Login ({EARTHDATA_HOST}) to log in with {credentials.described} "
             f"({type(exc).__name__}). Check the network connection and try again."
         ) from None
-    adapter = _timeout_adapter(timeout_s)
-    hyp3.session.mount("https://", adapter)
-    hyp3.session.mount("http://", adapter)
+    guard_session(hyp3.session, policy, strict=True, timeout_s=timeout_s, service=f"HyP3 at {endpoints.hyp3_url}")
     if endpoints.ca_bundle:
         hyp3.session.verify = endpoints.ca_bundle
         # REQUESTS_CA_BUNDLE and friends would otherwise override the bundle given here.

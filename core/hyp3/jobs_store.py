@@ -36,7 +36,13 @@ either the previous or the new version. It holds one entry per pair::
 ``status``, ``expiration_time`` and ``job_ids`` are derived from ``jobs`` on every save (they
 are there for people and other tools; loading ignores them). A pair never submitted has status
 ``NOT_SUBMITTED``; a job the server no longer knows keeps its record with status
-``UNKNOWN_TO_SERVER``. The file never holds a password or a token.
+``UNKNOWN_TO_SERVER``. ``reconciled_at`` (top level) is when the file was last compared with
+every job on HyP3 (see :mod:`.watch`). The file never holds a password or a token.
+
+Runs that change the file (submit, watch, download; two processes, or the dock and the toolbox
+in one QGIS) take :func:`jobs_file_lock` first: an exclusive lock on ``.<jobs file>.lock`` beside
+it, so they read, ask HyP3 and write one after the other, never over each other. The lock
+belongs to an open file, so it is released when its holder ends, even by ``kill -9``.
 """
 
 from __future__ import annotations
@@ -44,13 +50,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-from ..errors import InputError
+from ..errors import CancelledError, InputError
+from ..oserrors import StorageError, describe_os_error
 
 __all__ = [
     "FINAL_STATUSES",
@@ -59,9 +70,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "UNKNOWN_TO_SERVER",
     "FileRecord",
+    "JobsFileBusyError",
     "JobRecord",
     "JobsFile",
     "PairEntry",
+    "jobs_file_lock",
     "parse_time",
     "utc_now_iso",
 ]
@@ -320,6 +333,7 @@ class PairEntry:
         """
         job_id = str(job["job_id"])
         record = next((j for j in self.jobs if j.job_id == job_id), None)
+        added = record is None
         if record is None:
             record = JobRecord(job_id=job_id, submitted_at=now_iso, origin=origin)
             self.jobs.append(record)
@@ -348,6 +362,10 @@ class PairEntry:
                 else:
                     existing.url = str(item["url"])
                     existing.size = size if size is not None else existing.size
+        if added and origin == "adopted" and len(self.jobs) > 1:
+            # A job found on HyP3 (another run's) takes its place in time, so that "latest"
+            # stays the most recent request.
+            self.jobs.sort(key=lambda j: j.request_time or j.submitted_at or "")
         return record
 
     def to_dict(self) -> dict[str, Any]:
@@ -405,6 +423,7 @@ class JobsFile:
         self.pairs: list[PairEntry] = list(pairs or [])
         self.created_at = utc_now_iso()
         self.updated_at = self.created_at
+        self.reconciled_at: str | None = None  # last comparison with every job on HyP3
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -454,6 +473,7 @@ class JobsFile:
             store.pairs = [PairEntry.from_dict(p, f"pairs[{i}]") for i, p in enumerate(pairs_raw)]
             store.created_at = _time(data, "created_at", "the file") or store.created_at
             store.updated_at = _time(data, "updated_at", "the file") or store.updated_at
+            store.reconciled_at = _time(data, "reconciled_at", "the file")
             names = [p.name for p in store.pairs]
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:
@@ -516,29 +536,41 @@ class JobsFile:
             "hyp3_url": self.hyp3_url,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "reconciled_at": self.reconciled_at,
             "pairs": [p.to_dict() for p in self.pairs],
         }
 
     # ---- writing ------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the file atomically (temporary file in the same folder, fsync, ``os.replace``)."""
+        """Write the file atomically (temporary file in the same folder, fsync, ``os.replace``).
+
+        Raises :class:`~insarhub_qgis.core.oserrors.StorageError` (the previous version of the
+        file stays as it was) when the folder is read-only or full or the name too long.
+        """
         self.updated_at = utc_now_iso()
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
         folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, f"write the jobs file {self.path}")) from None
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as tmp:
                 tmp.write(text)
                 tmp.flush()
                 os.fsync(tmp.fileno())
             os.replace(tmp_name, self.path)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp_name)
             except OSError:
                 pass
+            if isinstance(exc, OSError):
+                raise StorageError(
+                    describe_os_error(exc, f"write the jobs file {self.path} (its previous version is unchanged)")
+                ) from None
             raise
         _fsync_folder(folder)
 
@@ -557,3 +589,142 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# ---- the lock -------------------------------------------------------------------------------------
+
+LOCK_WAIT_S = 1800.0  # longest wait for another run (watch holds the lock only while it polls)
+_LOCK_POLL_S = 0.2
+_held = threading.local()  # path -> depth, for a thread that takes the lock again inside itself
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+class JobsFileBusyError(InputError):
+    """Another run held the jobs file for longer than the wait allowed."""
+
+
+def _lock_path(jobs_file: Path) -> Path:
+    return jobs_file.with_name(f".{jobs_file.name}.lock")
+
+
+def _try_lock(fd: int) -> bool:
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass
+        return
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _holder(lock_file: Path) -> str:
+    try:
+        text = lock_file.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    return f" ({text[:120]})" if text else ""
+
+
+@contextmanager
+def jobs_file_lock(
+    jobs_file: str | Path,
+    *,
+    is_cancelled: Callable[[], bool] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    wait_s: float = LOCK_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Hold the exclusive lock of ``jobs_file`` (another process or thread waits for it).
+
+    Taken again by the same thread inside itself, it is simply held. While waiting,
+    ``on_wait(message)`` is told once who holds it, cancel is honoured, and after ``wait_s``
+    seconds :class:`JobsFileBusyError` says so. A folder where the lock cannot be created
+    (read-only, full) raises :class:`~insarhub_qgis.core.oserrors.StorageError`.
+    """
+    path = Path(jobs_file).resolve()
+    key = str(path)
+    depth: dict[str, int] = getattr(_held, "depth", None) or {}
+    _held.depth = depth
+    if depth.get(key):
+        depth[key] += 1
+        try:
+            yield
+        finally:
+            depth[key] -= 1
+        return
+    with _thread_locks_guard:
+        thread_lock = _thread_locks.setdefault(key, threading.Lock())
+    lock_file = _lock_path(path)
+    started = time.monotonic()
+    told = False
+
+    def waiting() -> None:
+        nonlocal told
+        if is_cancelled is not None and is_cancelled():
+            raise CancelledError("Cancelled by the user while waiting for the jobs file.")
+        if not told and on_wait is not None:
+            told = True
+            on_wait(
+                f"Waiting for another InSARHub run that is using the jobs file {path}{_holder(lock_file)}; "
+                "it continues when that run has written its results."
+            )
+        if time.monotonic() - started > wait_s:
+            raise JobsFileBusyError(
+                f"Another InSARHub run has been using the jobs file {path} for more than {wait_s / 60:.0f} "
+                f"minutes{_holder(lock_file)}. Let it finish (or stop it) and run this again."
+            )
+        sleep(_LOCK_POLL_S)
+
+    while not thread_lock.acquire(blocking=False):
+        waiting()
+    fd = -1
+    try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(
+                describe_os_error(exc, f"create the lock file of the jobs file {path} (its folder must be writable)")
+            ) from None
+        while not _try_lock(fd):
+            waiting()
+        try:
+            os.ftruncate(fd, 0)
+            stamp = f"process {os.getpid()} on {socket.gethostname()} since {utc_now_iso()}"
+            os.pwrite(fd, stamp.encode(), 0) if hasattr(os, "pwrite") else os.write(fd, stamp.encode())
+        except OSError:
+            pass  # only a courtesy for whoever waits
+        depth[key] = 1
+        try:
+            yield
+        finally:
+            depth.pop(key, None)
+            _unlock(fd)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        thread_lock.release()

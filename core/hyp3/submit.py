@@ -8,11 +8,15 @@
 * :func:`submit_jobs` submits what is not yet on HyP3 and records it in the jobs file.
 
 Why a rerun never pays twice: HyP3 has no idempotency key, but every pair's job name is
-deterministic. Before anything is sent, the pairs of the plan are written to the jobs file;
-then ``GET /user`` (which lists the job names in use) and ``GET /jobs?name=`` find jobs that
-HyP3 already has for a pair but the jobs file does not (a crash after HyP3 accepted the
-request but before the file was written, a lost response, a restored old jobs file); those
-are adopted into the pair's lineage, not resubmitted. Pairs with any job on record are not
+deterministic. A submission holds the jobs file's lock
+(:func:`~.jobs_store.jobs_file_lock`) from reading it to writing the last batch, so two
+submissions on one jobs file (two processes, or the dock and the toolbox) run one after the
+other: the second finds the first one's jobs and submits nothing. Before anything is sent, the
+pairs of the plan are written to the jobs file; then ``GET /user`` (which lists the job names
+in use) and ``GET /jobs?name=`` look up *every* pair of the plan by name, and jobs that HyP3 has
+for a pair but the jobs file does not (a crash after HyP3 accepted the request but before the
+file was written, a lost response, a restored old jobs file, a run with another jobs file) are
+adopted into the pair's lineage, not resubmitted. Pairs with any job on record are not
 submitted again here (failed ones are resubmitted by ``watch(retry_failed=True)``). During
 submission the client looks names up again after any failure that may have reached the
 server, and the jobs file is rewritten after every batch of at most 200 jobs.
@@ -31,7 +35,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import InputError
 from .client import Hyp3Client, job_cost, total_cost
-from .jobs_store import JobsFile, PairEntry, utc_now_iso
+from .jobs_store import JobsFile, PairEntry, jobs_file_lock, utc_now_iso
 
 __all__ = [
     "JOB_TYPES",
@@ -533,7 +537,10 @@ def submit_entries(
         for job in jobs:
             entry.apply_server_job(job, _now(now), origin="adopted")
             sent.adopted += 1
-    to_send = [e for e in entries if e.name not in found]
+    if origin == "retry":
+        to_send = [e for e in entries if e.name not in found]
+    else:  # a pair with any job (recorded, or just adopted) is not submitted again
+        to_send = [e for e in entries if not e.jobs]
     sent.to_send = to_send
     requests_ = [e.request() for e in to_send]
     sent.cost = total_cost(requests_, client.costs()) if to_send else 0.0
@@ -582,13 +589,15 @@ def submit_jobs(
     validate_on_server: bool = True,
     progress: ProgressCallback | None = None,
     now: Callable[[], datetime] | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> SubmitResult:
     """Submit the jobs of ``plan`` that HyP3 does not have yet, recording them in ``jobs_file``.
 
     Idempotent: pairs with a job in ``jobs_file`` are skipped; jobs found on HyP3 by their
-    deterministic name are adopted instead of resubmitted (see the module docstring).
-    ``progress(done, total)`` is called after each batch; the client's ``is_cancelled`` is
-    checked before every request.
+    deterministic name are adopted instead of resubmitted (see the module docstring); the
+    jobs file's lock serialises runs on the same file (``on_message`` hears once if this run
+    waits for another). ``progress(done, total)`` is called after each batch; the client's
+    ``is_cancelled`` is checked before every request.
 
     With ``dry_run`` nothing is submitted and nothing is written: the result gives the cost of
     the jobs that would be sent and the remaining credits; with ``validate_on_server`` HyP3
@@ -601,6 +610,22 @@ def submit_jobs(
         CredentialsError, Hyp3ServiceError, Hyp3TransientError, CancelledError: from the client.
     """
     path = Path(jobs_file)
+    if dry_run:  # writes nothing: no lock needed
+        return _submit_locked(plan, path, client, True, validate_on_server, progress, now)
+    with jobs_file_lock(path, is_cancelled=client.is_cancelled, on_wait=on_message):
+        return _submit_locked(plan, path, client, False, validate_on_server, progress, now)
+
+
+def _submit_locked(
+    plan: JobPlan,
+    path: Path,
+    client: Hyp3Client,
+    dry_run: bool,
+    validate_on_server: bool,
+    progress: ProgressCallback | None,
+    now: Callable[[], datetime] | None,
+) -> SubmitResult:
+    """:func:`submit_jobs` while holding the jobs file's lock (or a dry run)."""
     store = JobsFile.open(path, client.url)
     store.check_url(client.url)
     stamp = _now(now)
@@ -621,15 +646,17 @@ def submit_jobs(
             store.add(entry)
         entries.append(entry)
     result.already_submitted = sum(1 for e in entries if e.jobs)
-    missing = [e for e in entries if not e.jobs]
-    sent = submit_entries(store, client, missing, dry_run=dry_run, progress=progress, now=now)
+    # Every pair is looked up by name, also those with a job on record: a run that used another
+    # jobs file, or crashed before writing, may have made more.
+    sent = submit_entries(store, client, entries, dry_run=dry_run, progress=progress, now=now)
     result.adopted = sent.adopted
     result.submitted = sent.submitted
     result.cost = sent.cost
     result.remaining_credits = sent.remaining_credits
     if sent.adopted:
         result.notes.append(
-            f"{sent.adopted} job(s) were already on HyP3 (a previous run was interrupted) and were recorded, not resubmitted."
+            f"{sent.adopted} job(s) were already on HyP3 (made by an earlier, interrupted or concurrent run) and "
+            "were recorded in the jobs file, not resubmitted."
         )
     if dry_run:
         if sent.remaining_credits is not None and sent.cost > sent.remaining_credits:

@@ -3,8 +3,15 @@
 * :func:`refresh` asks HyP3 for each pair's latest job *by job id* (``GET /jobs/{id}``), so
   there is no time window (``hyp3_sdk.find_jobs`` and InSARHub's original code only looked
   back 20 days). A job HyP3 no longer knows (404) keeps its record with status
-  ``UNKNOWN_TO_SERVER`` and is reported, never dropped. Pairs without a job on record are
-  looked up by name first (a crash after HyP3 accepted them).
+  ``UNKNOWN_TO_SERVER`` and is reported, never dropped.
+* Before that, every pair is reconciled with HyP3 by its job name, so that jobs made by any
+  run (a crash after HyP3 accepted them, a concurrent run with another jobs file) are adopted,
+  never orphaned: pairs without a job on record are looked up by name (``GET /jobs?name=``);
+  for the others, the jobs requested since the file was last reconciled (``reconciled_at``,
+  less an hour's margin; the first time since its oldest pair) are listed in one paged
+  ``GET /jobs?start=`` and matched by name, job type and granules.
+* Every read-modify-write of the jobs file holds its lock (:func:`~.jobs_store.jobs_file_lock`);
+  a waiting watch releases it between polls.
 * :func:`watch` refreshes, optionally resubmits failed pairs, and optionally polls until
   every job has finished, with a growing interval, a timeout and cancel checks.
 
@@ -28,10 +35,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..download import sleep_unless_cancelled
 from ..errors import CancelledError
-from .client import Hyp3Client, JobNotFoundError
-from .jobs_store import FINAL_STATUSES, UNKNOWN_TO_SERVER, JobsFile, PairEntry, parse_time, utc_now_iso
+from ..retry import sleep_unless_cancelled
+from .client import Hyp3Client, JobNotFoundError, job_granules
+from .jobs_store import (
+    FINAL_STATUSES,
+    UNKNOWN_TO_SERVER,
+    JobsFile,
+    PairEntry,
+    jobs_file_lock,
+    parse_time,
+    utc_now_iso,
+)
 from .submit import submit_entries
 
 __all__ = ["EXPIRY_WARNING", "WatchResult", "refresh", "summarize", "watch"]
@@ -39,6 +54,9 @@ __all__ = ["EXPIRY_WARNING", "WatchResult", "refresh", "summarize", "watch"]
 log = logging.getLogger(__name__)
 
 EXPIRY_WARNING = timedelta(days=3)
+#: Jobs listed for reconciliation start this long before the last reconciliation (clock skew,
+#: a submission that was still in flight).
+RECONCILE_MARGIN = timedelta(hours=1)
 CancelCheck = Callable[[], bool]
 ProgressCallback = Callable[[int, int], None]
 Now = Callable[[], datetime]
@@ -63,6 +81,7 @@ class WatchResult:
     expired: list[str] = field(default_factory=list)
     timed_out: bool = False
     polls: int = 0
+    adopted: int = 0  # jobs found on HyP3 under a pair's name that the file did not know
 
     @property
     def succeeded(self) -> int:
@@ -98,6 +117,11 @@ class WatchResult:
             lines.extend(f"  {p}" for p in self.unknown)
         if self.not_submitted:
             lines.append(f"{len(self.not_submitted)} pair(s) were never submitted; run the submission again.")
+        if self.adopted:
+            lines.append(
+                f"{self.adopted} job(s) made by another or an interrupted run were found on HyP3 by name and "
+                "recorded in the jobs file."
+            )
         if self.resubmitted:
             lines.append(f"{len(self.resubmitted)} failed pair(s) were resubmitted.")
         if self.failed_pairs:
@@ -148,10 +172,19 @@ def summarize(store: JobsFile, now: datetime, resubmitted: list[str] | None = No
     return result
 
 
-def _refresh_store(
-    store: JobsFile, client: Hyp3Client, *, full: bool, now: Now, is_cancelled: CancelCheck | None
-) -> None:
-    """Adopt jobs of never-submitted pairs by name, then refresh latest jobs by id."""
+def _iso_z(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reconcile(store: JobsFile, client: Hyp3Client, *, now: Now) -> int:
+    """Adopt every job HyP3 has under a pair's name that the jobs file does not know; return how many.
+
+    Pairs without a job are looked up by name; for the rest one paged listing of the jobs
+    requested since the last reconciliation (see the module docstring) is matched by name, job
+    type and granules. Sets ``store.reconciled_at``; does not save.
+    """
+    adopted = 0
+    started = now()
     unsubmitted = [e for e in store.pairs if not e.jobs]
     if unsubmitted:
         found = client.find_submitted([e.request() for e in unsubmitted], store.known_job_ids())
@@ -159,6 +192,42 @@ def _refresh_store(
             entry = store.find(name)
             for job in jobs if entry is not None else []:
                 entry.apply_server_job(job, utc_now_iso(now()), origin="adopted")
+                adopted += 1
+    submitted = [e for e in store.pairs if e.jobs]
+    if submitted:
+        since_text = store.reconciled_at or min((e.created_at for e in submitted if e.created_at), default="")
+        since = parse_time(since_text) if since_text else None
+        if since is None:
+            since = min((parse_time(j.submitted_at) for e in submitted for j in e.jobs), default=started)
+        known = store.known_job_ids()
+        by_name = {e.name: e for e in submitted}
+        for job in client.jobs_since(_iso_z(since - RECONCILE_MARGIN)):
+            entry = by_name.get(str(job.get("name") or ""))
+            if entry is None or job["job_id"] in known:
+                continue
+            if (job.get("job_type"), frozenset(job_granules(job))) != (entry.job_type, frozenset(entry.granules)):
+                continue
+            entry.apply_server_job(job, utc_now_iso(now()), origin="adopted")
+            known.add(job["job_id"])
+            adopted += 1
+    store.reconciled_at = utc_now_iso(started)
+    if adopted:
+        log.warning("%d job(s) on HyP3 were not in the jobs file %s; they are recorded now.", adopted, store.path)
+    return adopted
+
+
+def _refresh_store(
+    store: JobsFile,
+    client: Hyp3Client,
+    *,
+    full: bool,
+    now: Now,
+    is_cancelled: CancelCheck | None,
+    reconcile_first: bool = True,
+) -> int:
+    """Reconcile with HyP3 by name (:func:`reconcile`), then refresh latest jobs by id; return
+    the number of jobs adopted."""
+    adopted = reconcile(store, client, now=now) if reconcile_first else 0
     for entry in store.pairs:
         latest = entry.latest
         if latest is None:
@@ -183,6 +252,7 @@ def _refresh_store(
             latest.checked_at = utc_now_iso(now())
             continue
         entry.apply_server_job(job, utc_now_iso(now()))
+    return adopted
 
 
 def refresh(
@@ -192,21 +262,26 @@ def refresh(
     full: bool = False,
     is_cancelled: CancelCheck | None = None,
     now: Now | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> WatchResult:
-    """Refresh the jobs file from HyP3 by job id (no time window) and save it.
+    """Reconcile the jobs file with HyP3 by name, refresh it by job id (no time window), save it.
 
     Asks for every latest job not yet final (and succeeded ones without a file list, and
     those unknown to the server); ``full`` asks for every latest job. What was learnt is saved
-    even when the refresh stops early (error or cancel).
+    even when the refresh stops early (error or cancel). Holds the jobs file's lock
+    (``on_message`` hears once if it waits for another run).
     """
     now_fn = _now_fn(now)
-    store = JobsFile.load(jobs_file)
-    store.check_url(client.url)
-    try:
-        _refresh_store(store, client, full=full, now=now_fn, is_cancelled=is_cancelled)
-    finally:
-        store.save()
-    return summarize(store, now_fn())
+    with jobs_file_lock(jobs_file, is_cancelled=is_cancelled, on_wait=on_message):
+        store = JobsFile.load(jobs_file)
+        store.check_url(client.url)
+        try:
+            adopted = _refresh_store(store, client, full=full, now=now_fn, is_cancelled=is_cancelled)
+        finally:
+            store.save()
+    result = summarize(store, now_fn())
+    result.adopted = adopted
+    return result
 
 
 def watch(
@@ -223,6 +298,7 @@ def watch(
     max_poll_interval_s: float = 300.0,
     clock: Callable[[], float] = time.monotonic,
     now: Now | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> WatchResult:
     """Refresh the jobs; optionally resubmit failed pairs; optionally wait until all finish.
 
@@ -241,30 +317,40 @@ def watch(
             ``max_poll_interval_s``.
         clock: Monotonic seconds, for the timeout.
         now: Current UTC time, for expiry.
+        on_message: Hears once when this run waits for another one using the jobs file.
+
+    Each poll reads, updates and writes the jobs file under its lock (released between polls,
+    so a submission or download meanwhile is not kept waiting); the first poll reconciles
+    every pair with HyP3 by name (:func:`reconcile`).
     """
     now_fn = _now_fn(now)
-    store = JobsFile.load(jobs_file)
-    store.check_url(client.url)
+    JobsFile.load(jobs_file).check_url(client.url)  # a wrong file is refused before anything else
     started = clock()
     interval = poll_interval_s
     retried: set[str] = set()
     resubmitted: list[str] = []
     timed_out = False
     polls = 0
+    adopted = 0
     while True:
         polls += 1
-        try:
-            _refresh_store(store, client, full=False, now=now_fn, is_cancelled=is_cancelled)
-            if retry_failed:
-                failed = [e for e in store.pairs if e.status == "FAILED" and e.name not in retried]
-                if failed:
-                    sent = submit_entries(store, client, failed, origin="retry", now=now_fn)
-                    retried.update(e.name for e in failed)
-                    resubmitted.extend(f"{e.name} ({e.describe()})" for e in failed)
-                    if sent.adopted:
-                        log.info("%d retried job(s) were already on HyP3 and were recorded.", sent.adopted)
-        finally:
-            store.save()
+        with jobs_file_lock(jobs_file, is_cancelled=is_cancelled, on_wait=on_message):
+            store = JobsFile.load(jobs_file)
+            store.check_url(client.url)
+            try:
+                adopted += _refresh_store(
+                    store, client, full=False, now=now_fn, is_cancelled=is_cancelled, reconcile_first=polls == 1
+                )
+                if retry_failed:
+                    failed = [e for e in store.pairs if e.status == "FAILED" and e.name not in retried]
+                    if failed:
+                        sent = submit_entries(store, client, failed, origin="retry", now=now_fn)
+                        retried.update(e.name for e in failed)
+                        resubmitted.extend(f"{e.name} ({e.describe()})" for e in failed)
+                        if sent.adopted:
+                            log.info("%d retried job(s) were already on HyP3 and were recorded.", sent.adopted)
+            finally:
+                store.save()
         submitted = [e for e in store.pairs if e.jobs]
         unfinished = [e for e in submitted if e.status in ("PENDING", "RUNNING")]
         if progress is not None:
@@ -282,4 +368,5 @@ def watch(
     result = summarize(store, now_fn(), resubmitted)
     result.timed_out = timed_out
     result.polls = polls
+    result.adopted = adopted
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import json
 import os
 import queue
 import re
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Deque, Dict, List, Mapping, Sequence, Tuple
 
-from ..errors import CancelledError, InsarhubError, MintpyNotFoundError
+from ..errors import CancelledError, ConfigurationError, InsarhubError, MintpyNotFoundError
 
 #: smallbaselineApp's steps in MintPy 1.6.4 (``mintpy.defaults.template.STEP_LIST``); the run announces
 #: its own list, which replaces this one.
@@ -290,6 +291,232 @@ def _remove_partial(workdir: Path, step: str | None, log: Callable[[str], None])
             log(f"Removed {rel}, left incomplete by the interrupted step {step}.")
 
 
+# ------------------------------------------------------------------------- cluster jobs (dask-jobqueue)
+#: The batch system's commands: submit, cancel.
+JOBQUEUE_COMMANDS: Dict[str, Tuple[str, str]] = {"slurm": ("sbatch", "scancel"), "pbs": ("qsub", "qdel")}
+CLUSTER_FOLDER = ".insarhub-cluster"  # in the work folder: the submit wrapper and the job ids
+_SUBMITTED = "submitted.txt"
+
+_CHECK_JOBQUEUE = r"""
+import json, sys
+out = {}
+try:
+    import dask
+    import dask.config
+except Exception as exc:
+    print(json.dumps({"dask_error": f"{type(exc).__name__}: {exc}"}))
+    sys.exit(0)
+out["paths"] = [str(p) for p in getattr(dask.config, "paths", [])]
+# What MintPy reads before it imports dask_jobqueue (mintpy/objects/cluster.py):
+jobqueue = dask.config.get("jobqueue", None)
+out["sections"] = sorted(jobqueue) if isinstance(jobqueue, dict) else None
+section = jobqueue.get(sys.argv[1]) if isinstance(jobqueue, dict) else None
+out["section"] = {k: v for k, v in section.items() if k in ("cores", "memory", "processes", "queue", "walltime")} if isinstance(section, dict) else None
+try:
+    import dask_jobqueue
+    out["dask_jobqueue"] = getattr(dask_jobqueue, "__version__", "?")
+except Exception as exc:
+    out["dask_jobqueue_error"] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(out, default=str))
+"""
+
+
+def cluster_of(cfg_path: os.PathLike | str) -> Tuple[str, str] | None:
+    """``(kind, dask config section)`` of a MintPy configuration that uses Slurm or PBS, else ``None``."""
+    values: Dict[str, str] = {}
+    for raw in Path(cfg_path).read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            values[key] = value
+    kind = values.get("mintpy.compute.cluster", "none").lower()
+    if kind not in JOBQUEUE_COMMANDS:
+        return None
+    section = values.get("mintpy.compute.config", "auto")
+    return kind, (kind if section.lower() in ("", "auto", "none", "no") else section)
+
+
+def _dask_config_file(environ: Mapping[str, str]) -> str:
+    folder = environ.get("DASK_CONFIG") or "~/.config/dask"
+    return f"{folder.rstrip('/')}/jobqueue.yaml"
+
+
+def check_jobqueue_config(python: str, kind: str, section: str, env: Mapping[str, str]) -> None:
+    """Check, with MintPy's Python, what MintPy will need to start ``kind`` workers; before it runs.
+
+    MintPy reads the ``jobqueue`` section of the dask configuration *before* it imports
+    dask-jobqueue, so without one it fails with ``KeyError: 'jobqueue'`` only after every earlier
+    step ran. Raises :class:`ConfigurationError` saying which file and section to write (or what
+    to install, or that the batch system's commands are missing).
+    """
+    submit = JOBQUEUE_COMMANDS[kind][0]
+    if _which(submit, env) is None:
+        raise ConfigurationError(
+            f"COMPUTE_CLUSTER={kind} submits MintPy's workers with '{submit}', which is not on PATH here. Run "
+            f"from a machine where the {kind.upper()} commands work (a login node of the cluster), or use "
+            "COMPUTE_CLUSTER=local or none."
+        )
+    try:
+        done = subprocess.run(
+            [python, "-c", _CHECK_JOBQUEUE, section],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        answer = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        raise ConfigurationError(
+            f"Could not check MintPy's dask configuration with {python} ({type(exc).__name__}: {exc})."
+        ) from None
+    where = _dask_config_file(env)
+    example = (
+        f"jobqueue:\n  {section}:\n    cores: 4\n    memory: 16GB\n    processes: 1\n"
+        f"    walltime: '01:00:00'\n    queue: <your queue>"
+    )
+    if "dask_error" in answer or not answer:
+        raise ConfigurationError(
+            f"MintPy's Python ({python}) cannot import dask ({answer.get('dask_error') or done.stderr.strip()[-300:]}); "
+            f"COMPUTE_CLUSTER={kind} needs dask and dask-jobqueue installed there."
+        )
+    if answer.get("sections") is None:
+        paths = ", ".join(answer.get("paths") or []) or "its configuration folders"
+        raise ConfigurationError(
+            f"COMPUTE_CLUSTER={kind} needs a 'jobqueue:' section with a '{section}:' entry in the dask "
+            f"configuration of MintPy's Python, and it has none (MintPy would stop with KeyError: 'jobqueue' "
+            f"after all earlier steps). Write it to {where} (dask reads {paths}), for example:\n{example}"
+        )
+    if answer.get("section") is None:
+        have = ", ".join(answer["sections"]) or "none"
+        raise ConfigurationError(
+            f"The dask configuration's 'jobqueue:' section has no '{section}:' entry (it has: {have}). Add one "
+            f"to {where}, for example:\n{example}"
+        )
+    missing = [key for key in ("cores", "memory") if not answer["section"].get(key)]
+    if missing:
+        raise ConfigurationError(
+            f"The 'jobqueue: {section}:' entry of the dask configuration does not set {' and '.join(missing)}; "
+            f"dask-jobqueue needs both to start workers. Set them in {where}, for example:\n{example}"
+        )
+    if "dask_jobqueue_error" in answer:
+        raise ConfigurationError(
+            f"MintPy's Python ({python}) cannot import dask-jobqueue ({answer['dask_jobqueue_error']}); install "
+            f"it there: {python} -m pip install dask-jobqueue"
+        )
+
+
+def _which(command: str, env: Mapping[str, str]) -> str | None:
+    import shutil
+
+    return shutil.which(command, path=env.get("PATH") or os.defpath)
+
+
+@dataclass
+class ClusterJobs:
+    """The batch jobs one MintPy run submits, recorded as dask-jobqueue submits them.
+
+    A small ``sbatch``/``qsub`` in ``folder/bin`` (first on MintPy's ``PATH``) runs the real
+    command and appends its answer to ``folder/submitted.txt``; :meth:`cancel` then cancels
+    exactly those job ids (never anyone else's): on Cancel, at the end of a failed run, and when
+    a later run in the same work folder finds ids an earlier, interrupted one left.
+    """
+
+    kind: str
+    folder: Path
+    submit: str  # the real sbatch/qsub
+    cancel_command: str  # the real scancel/qdel
+    env: Dict[str, str] = field(default_factory=dict)  # MintPy's environment (SLURM_CONF, PATH...)
+
+    @classmethod
+    def prepare(cls, workdir: Path, kind: str, env: Mapping[str, str], log: Callable[[str], None]) -> ClusterJobs:
+        submit_name, cancel_name = JOBQUEUE_COMMANDS[kind]
+        submit, cancel = _which(submit_name, env), _which(cancel_name, env)
+        if submit is None or cancel is None:
+            missing = submit_name if submit is None else cancel_name
+            raise ConfigurationError(f"'{missing}' is not on PATH: COMPUTE_CLUSTER={kind} needs the {kind.upper()} commands.")
+        jobs = cls(kind, workdir / CLUSTER_FOLDER, submit, cancel, dict(env))
+        left = jobs.ids()
+        if left:
+            log(f"An earlier, interrupted run in this work folder left {kind} job(s) {', '.join(left)}: cancelling them.")
+            jobs.cancel(log)
+        bin_dir = jobs.folder / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        (jobs.folder / _SUBMITTED).write_text("", encoding="utf-8")
+        import shlex
+
+        wrapper = bin_dir / submit_name
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"# Written by InSARHub for QGIS: runs {submit} and records the job id, so that Cancel and a\n"
+            "# failed run cancel exactly the jobs this MintPy run started.\n"
+            f'out=$({shlex.quote(submit)} "$@")\n'
+            "status=$?\n"
+            '[ -n "$out" ] && printf \'%s\\n\' "$out"\n'
+            f'[ $status -eq 0 ] && printf \'%s\\n\' "$out" >> {shlex.quote(str(jobs.folder / _SUBMITTED))}\n'
+            "exit $status\n",
+            encoding="utf-8",
+        )
+        wrapper.chmod(0o755)
+        return jobs
+
+    def environment(self, env: Mapping[str, str]) -> Dict[str, str]:
+        """``env`` with the recording ``sbatch``/``qsub`` first on ``PATH``."""
+        out = dict(env)
+        out["PATH"] = os.pathsep.join([str(self.folder / "bin"), out.get("PATH") or os.defpath])
+        return out
+
+    def ids(self) -> List[str]:
+        """The job ids submitted so far (in order, each once)."""
+        try:
+            text = (self.folder / _SUBMITTED).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        found: List[str] = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            # Slurm: "Submitted batch job 123" (or "123;cluster" with --parsable); PBS: "123.server".
+            match = re.search(r"(\d+)", line) if self.kind == "slurm" else re.match(r"\s*(\S+)", line)
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+        return found
+
+    def cancel(self, log: Callable[[str], None]) -> List[str]:
+        """Cancel every recorded job (those already finished are ignored by the batch system)."""
+        ids = self.ids()
+        if not ids:
+            return []
+        command = [self.cancel_command, *ids]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=self.env or None)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log(f"Could not cancel the {self.kind} jobs {', '.join(ids)} ({exc}); cancel them by hand: {' '.join(command)}")
+            return []
+        if done.returncode != 0:
+            log(
+                f"{os.path.basename(self.cancel_command)} failed for the {self.kind} jobs {', '.join(ids)}: "
+                f"{(done.stderr or done.stdout).strip()[:500]}. Cancel them by hand: {' '.join(command)}"
+            )
+            return []
+        log(f"Cancelled the {len(ids)} {self.kind} job(s) this MintPy run started: {', '.join(ids)}.")
+        try:
+            (self.folder / _SUBMITTED).write_text("", encoding="utf-8")
+        except OSError:
+            pass
+        return ids
+
+
+def _error_text(lines: Sequence[str], limit: int = 40) -> str:
+    """The last error in full: a traceback's exception with every line of its message (dask-jobqueue's
+    errors run over several lines), or the last ERROR line."""
+    for index in range(len(lines) - 1, -1, -1):
+        text = lines[index].strip()
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*", text) or text.startswith("ERROR"):
+            # a multi-line message continues until the end (or the next log line)
+            return "\n".join(line.rstrip() for line in lines[index : index + limit]).strip()
+    return ""
+
+
 # --------------------------------------------------------------------------------------- main
 def run_smallbaseline(
     cfg_path: os.PathLike | str,
@@ -336,6 +563,14 @@ def run_smallbaseline(
     if not cfg_path.is_file():
         raise FileNotFoundError(f"MintPy configuration not found: {cfg_path}")
     workdir.mkdir(parents=True, exist_ok=True)
+    base_env = mintpy_environment(python, env)
+    cluster = cluster_of(cfg_path)
+    cluster_jobs: ClusterJobs | None = None
+    if cluster is not None and os.name != "nt":
+        # Before MintPy starts: a missing dask-jobqueue setting would stop it only at invert_network.
+        check_jobqueue_config(python, cluster[0], cluster[1], base_env)
+        cluster_jobs = ClusterJobs.prepare(workdir, cluster[0], base_env, log)
+        base_env = cluster_jobs.environment(base_env)
     log_path = workdir / LOG_NAME
     if log_path.exists():
         os.replace(log_path, log_path.with_name(LOG_NAME + ".1"))
@@ -369,7 +604,7 @@ def run_smallbaseline(
             proc = subprocess.Popen(
                 command,
                 cwd=str(workdir),
-                env=mintpy_environment(python, env),
+                env=base_env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -414,9 +649,16 @@ def run_smallbaseline(
                 log(text)
 
         try:
+            drain_until = 0.0
             while not eof:
-                if is_cancelled():
+                if not cancelled and is_cancelled():
                     cancelled = True
+                    # Stop MintPy now, then read what it printed up to then (until its output
+                    # ends): the step it was in and the log are then exact, whatever the timing.
+                    if proc.poll() is None:
+                        kill_process_tree(proc)
+                    drain_until = time.monotonic() + 5.0
+                if cancelled and time.monotonic() > drain_until:
                     break
                 try:
                     kind, text = lines.get(timeout=poll_s)
@@ -430,6 +672,9 @@ def run_smallbaseline(
             if proc.poll() is None and (cancelled or not eof):
                 kill_process_tree(proc)
             if cancelled or not eof:
+                if cluster_jobs is not None:
+                    # The workers are batch jobs, not MintPy's children: the kill did not reach them.
+                    cluster_jobs.cancel(log)
                 reader.join(timeout=5)
                 # What MintPy printed before it was stopped still counts: the log keeps it and the
                 # message names the step it had reached (not the last step this loop had read).
@@ -455,6 +700,9 @@ def run_smallbaseline(
             proc.stdout.close()
     elapsed = time.monotonic() - started
     last = [line for line in tail if line.strip()][-_TAIL_LINES:]
+    if cluster_jobs is not None:
+        # dask-jobqueue cancels its jobs when MintPy closes the cluster; a failed run may not.
+        cluster_jobs.cancel(log if returncode != 0 else _noop)
     if returncode != 0:
         text = "\n".join(last)
         if "No module named mintpy" in text or "No module named 'mintpy'" in text:
@@ -464,11 +712,12 @@ def run_smallbaseline(
             )
         _remove_partial(workdir, current, log)
         step = current or "startup"
-        headline = _error_headline(last)
+        error = _error_text([line for line in tail if line.strip()])
+        shown = "\n".join(line for line in last if line.strip() and line.strip() not in error)
         raise MintpyRunError(
             f"MintPy failed in step '{step}' (exit code {returncode})"
-            + (f": {headline}" if headline else "")
-            + f".\nLast lines of {log_path}:\n{text}",
+            + (f": {error}" if error else "")
+            + f"\nLast lines of {log_path}:\n{shown or text}",
             step=step,
             returncode=returncode,
             log_tail=last,

@@ -870,6 +870,11 @@ class HyP3StandIn:
         """Drive every unfinished job to SUCCEEDED or FAILED (per ``outcome``)."""
         self.advance(steps=2)
 
+    def forget(self, job_id: str) -> None:
+        """Delete a job as HyP3 does with old records: ``GET /jobs/{id}`` then answers 404."""
+        with self._lock:
+            self._jobs.pop(job_id)
+
     def expire(self, job_id: str) -> None:
         """Set the job's ``expiration_time`` in the past; its files then answer ``expired_status``."""
         with self._lock:

@@ -21,14 +21,20 @@ from insarhub_qgis.core.config import Endpoints
 from insarhub_qgis.core.download import (
     DownloadItem,
     download_files,
-    download_products,
     extract_zip_safely,
     format_bytes,
     retry_after_seconds,
 )
 from insarhub_qgis.core.errors import CancelledError, InputError, ServiceError
-from insarhub_qgis.core.hyp3 import Credentials, Hyp3Client, JobsFile, plan_jobs, submit_jobs
-from insarhub_qgis.core.search import RetryPolicy
+from insarhub_qgis.core.hyp3 import (
+    Credentials,
+    Hyp3Client,
+    JobsFile,
+    download_products,
+    plan_jobs,
+    submit_jobs,
+)
+from insarhub_qgis.core.retry import RetryPolicy
 
 TOKEN = "dl-token-SECRET"
 PRODUCT_BYTES = 600_000
@@ -302,12 +308,13 @@ def test_malicious_zips_are_refused_and_nothing_is_written(
 
 
 def test_a_damaged_zip_is_refused_and_a_good_one_unpacked(tmp_path: Path) -> None:
-    good = _zip(tmp_path / "p.zip", [("P/P.txt", b"metadata"), ("P/P_unw_phase.tif", os.urandom(5000))])
+    good = _zip(tmp_path / "P.zip", [("P/P.txt", b"metadata"), ("P/P_unw_phase.tif", os.urandom(5000))])
     created = extract_zip_safely(good, tmp_path / "out")
     assert (
         created == [tmp_path / "out" / "P"] and (tmp_path / "out" / "P" / "P.txt").read_bytes() == b"metadata"
     )
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["P"]  # no staging folder left
+    assert extract_zip_safely(good, tmp_path / "out") == created  # unpacked before: left as it is
 
     data = bytearray(good.read_bytes())
     index = data.find(b"metadata")
