@@ -7,18 +7,22 @@ every pixel:
 
 1. the closure of every triangle whose three interferograms are valid and coherent there, minus the
    triangle's constant (estimated from a sample of the whole grid: the circular mean of its closure phase
-   plus the most common whole number of cycles), rounded to whole cycles;
-2. while some triangle does not close: the interferogram with the largest share of non-closing triangles
-   among its own (at least half of them, more than any other; the one in more triangles on a tie) is the
-   culprit, corrected by the rounded mean cycles of those triangles; its triangles are updated; repeated
-   for up to ``max_steps`` culprits;
+   plus the most common whole number of cycles), rounded to whole cycles - where it is more than a
+   quarter cycle from a whole number (noise), the mean over the 3 x 3 pixels around is rounded instead;
+2. pixels are grouped by that pattern of non-closing triangles (the pixels of one error patch share it);
+   for each pattern seen on a few pixels, the correction of the fewest interferograms (at most 3, by at
+   most 2 cycles each) that closes every judged triangle is found by exhaustive search; it is applied only
+   when it is the only one of its size (two interferograms sharing their only triangle cannot be told
+   apart, and are left alone). More errors at once (overlapping patches) take the least-L1 correction
+   (iteratively reweighted least squares), kept only when it is whole cycles closing every triangle;
 3. a correction is kept only where it is the majority of the valid pixels around it (5 x 5 window), so
    that noise in a decorrelated area, which closes at random, is left alone while a patch of 2 pi errors
    is corrected as a whole.
 
-This is MintPy's phase-closure idea (Yunjun et al., 2019) done for every pixel with a greedy solver instead of
-an L1 inversion on sampled pixels of common connected components: it needs no connected components, so it
-corrects patches that the unwrapper did not separate (and products that have no ``_conncomp.tif``).
+This is MintPy's phase-closure idea (Yunjun et al., 2019) done for every pixel pattern with an exact sparse
+solver instead of an L1 inversion on sampled pixels of common connected components: it needs no connected
+components, so it corrects patches that the unwrapper did not separate (and products that have no
+``_conncomp.tif``).
 Interferograms that belong to no triangle cannot be checked this way. Pure numpy; the arrays are
 ``(interferograms, pixels)``.
 """
@@ -26,6 +30,7 @@ Interferograms that belong to no triangle cannot be checked this way. Pure numpy
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
@@ -70,14 +75,20 @@ class ClosureCorrector:
         pairs: Sequence[Tuple[dt.date, dt.date]],
         *,
         min_coherence: float = 0.3,
-        max_steps: int = 6,
+        max_errors: int = 3,
+        max_cycles: int = 2,
+        min_pixels: int = 3,
         window_px: int = 5,
         support: float = 0.35,
     ) -> None:
         self.pairs = [tuple(p) for p in pairs]
         self.tri = triangles(self.pairs)
         self.min_coherence = float(min_coherence)
-        self.max_steps = int(max_steps)
+        self.max_errors = int(max_errors)
+        self.max_cycles = int(max_cycles)
+        self.min_pixels = int(min_pixels)
+        self.max_open = 40  # a pattern with more open triangles is noise, not a few unwrapping errors
+        self.max_candidates = 40
         self.window_px = int(window_px)
         self.support = float(support)
         self.constants = np.zeros(len(self.tri))
@@ -123,63 +134,134 @@ class ClosureCorrector:
             counts = np.bincount(whole - whole.min())
             self.constants[t] = angle + TWO_PI * (int(np.argmax(counts)) + int(whole.min()))
 
-    def solve(self, phase: np.ndarray, coherence: np.ndarray | None = None) -> ClosureResult:
+    def solve(
+        self, phase: np.ndarray, coherence: np.ndarray | None = None, shape: Tuple[int, int] | None = None
+    ) -> ClosureResult:
         """Integer cycles per interferogram and pixel that make the triangles close (before the spatial
-        majority filter, which :meth:`correct_block` applies)."""
+        majority filter, :meth:`majority`).
+
+        Pixels are grouped by their pattern of non-closing triangles (the pixels of one error patch share
+        it), and each pattern seen on at least ``min_pixels`` pixels is solved once: the fewest
+        interferograms (up to ``max_errors``), with the fewest cycles, whose correction closes every
+        judged triangle. When two such solutions exist (say, the only triangle of two interferograms),
+        nothing is corrected: which one is wrong cannot be known. ``shape``: ``(rows, columns)`` of the
+        pixels, to judge a triangle's unclear closure (more than a quarter cycle from a whole number) on its
+        3 x 3 mean (a noisy pixel then follows its neighbours).
+        """
         n_ifg, n_pix = phase.shape
         cycles = np.zeros((n_ifg, n_pix), dtype=np.int8)
         if not self.n_triangles or n_pix == 0:
             return ClosureResult(cycles, np.zeros(n_pix, dtype=bool))
-        usable = self._usable(phase, coherence)
+        ok = np.isfinite(phase) & (phase != 0.0)
+        if coherence is not None:
+            ok &= np.nan_to_num(coherence, nan=0.0) >= self.min_coherence
+        z = np.zeros((self.n_triangles, n_pix), dtype=np.int8)
+        usable = np.zeros((self.n_triangles, n_pix), dtype=bool)
+        for t, (ab, bc, ac) in enumerate(self.tri):  # one triangle at a time: memory of a few rows
+            use = ok[ab] & ok[bc] & ok[ac]
+            cycles_t = (phase[ab].astype(np.float64) + phase[bc] - phase[ac] - self.constants[t]) / TWO_PI
+            if shape is not None:  # where the pixel itself is unclear, the 3 x 3 mean of its closure
+                unclear = np.abs(cycles_t - np.round(cycles_t)) > 0.25
+                if unclear.any():
+                    smooth = _smooth(np.where(use, cycles_t, 0.0), use, shape)
+                    cycles_t = np.where(unclear, smooth, cycles_t)
+            z[t] = np.clip(np.where(use, np.round(cycles_t), 0.0), -100, 100).astype(np.int8)
+            usable[t] = use
         checked = usable.any(axis=0)
-        z = np.round((self._closure(phase) - self.constants[:, None]) / TWO_PI)
-        z = np.where(usable, z, 0.0).astype(np.int32)
         bad = np.nonzero((z != 0).any(axis=0))[0]
         if bad.size == 0:
             return ClosureResult(cycles, checked)
-        z = z[:, bad]
-        known = usable[:, bad]
-        total = self.member @ known.astype(np.float32)  # triangles of each interferogram judged here
-        fix = np.zeros((n_ifg, bad.size), dtype=np.int32)
-        active = np.ones(bad.size, dtype=bool)
-        cols = np.arange(bad.size)
-        members = [(self.tri[:, 0], 1), (self.tri[:, 1], 1), (self.tri[:, 2], -1)]
-        for _ in range(self.max_steps):
-            nonzero = (z != 0) & known
-            active &= nonzero.any(axis=0)
-            if not active.any():
-                break
-            count = self.member @ nonzero.astype(np.float32)
-            signed = self.signs @ z.astype(np.float32)
-            share = np.divide(count, total, out=np.zeros_like(count), where=total > 0)
-            # the culprit: the largest share, then the most triangles
-            score = share * 1000.0 + count
-            best = np.argmax(score, axis=0)
-            best_score = score[best, cols]
-            # ...unless an interferogram sharing a triangle with it scores the same: which one is wrong?
-            rival = np.zeros(bad.size)
-            for t in range(self.n_triangles):
-                members_t = self.tri[t]
-                mine = (members_t[:, None] == best[None, :]).any(axis=0)
-                if mine.any():
-                    others = np.where(members_t[:, None] == best[None, :], -1.0, score[members_t])
-                    rival = np.where(mine, np.maximum(rival, others.max(axis=0)), rival)
-            best_share = share[best, cols]
-            best_count = count[best, cols]
-            step = np.divide(signed[best, cols], best_count, out=np.zeros(bad.size), where=best_count > 0)
-            step = np.round(step).astype(np.int32)
-            accept = active & (best_share >= 0.5) & (best_score > rival) & (step != 0)
-            if not accept.any():
-                break
-            k, p = best[accept], cols[accept]
-            fix[k, p] -= step[accept]
-            # update the closures of the culprit's triangles at the accepted pixels
-            for idx, sign in members:
-                hit = idx[:, None] == k[None, :]  # (triangles, accepted pixels)
-                z[:, p] -= np.where(hit, sign * step[accept][None, :], 0)
-            active &= accept
-        cycles[:, bad] = np.clip(fix, -127, 127).astype(np.int8)
+        key = np.concatenate([z[:, bad], usable[:, bad].astype(np.int8)], axis=0)
+        patterns, inverse, counts = np.unique(key, axis=1, return_inverse=True, return_counts=True)
+        inverse = np.asarray(inverse).reshape(-1)
+        n_tri = self.n_triangles
+        fixes = np.zeros((n_ifg, patterns.shape[1]), dtype=np.int8)
+        for j in np.nonzero(counts >= self.min_pixels)[0]:
+            solution = self._solve_pattern(
+                patterns[:n_tri, j].astype(np.int64), patterns[n_tri:, j].astype(bool)
+            )
+            if solution:
+                for k, value in solution.items():
+                    fixes[k, j] = value
+        cycles[:, bad] = fixes[:, inverse]
         return ClosureResult(cycles, checked)
+
+    def _solve_pattern(self, z: np.ndarray, known: np.ndarray) -> Dict[int, int] | None:
+        """The unique smallest correction ``{interferogram: cycles}`` closing every known triangle of a
+        pattern ``z`` (whole cycles per triangle), or None (none found, or not unique)."""
+        wrong = np.nonzero(z != 0)[0]
+        if wrong.size == 0 or wrong.size > self.max_open:
+            return None
+        candidates = np.unique(self.tri[wrong])
+        if candidates.size > self.max_candidates:
+            return None
+        # every judged triangle a candidate belongs to must close after the correction
+        rows = np.nonzero(known & (self.member[candidates].sum(axis=0) > 0))[0]
+        if not np.all(np.isin(wrong, rows)):
+            return None
+        signs = self.signs[np.ix_(candidates, rows)].T  # (triangles, candidates)
+        target = -z[rows].astype(np.float32)
+        values = np.array([v for v in range(-self.max_cycles, self.max_cycles + 1) if v], dtype=np.float32)
+        for size in range(1, self.max_errors + 1):
+            if size > candidates.size:
+                break
+            combos = np.array(list(itertools.combinations(range(candidates.size), size)), dtype=np.int64)
+            assignments = np.array(list(itertools.product(values, repeat=size)), dtype=np.float32)
+            found = []
+            for chunk in range(0, len(combos), 256):
+                block = combos[chunk : chunk + 256]
+                # residual of every (combination, assignment): sum of signs * values must equal -z
+                effect = np.einsum("tcs,as->tca", signs[:, block], assignments)  # (tri, combos, assign)
+                ok = np.all(np.abs(effect - target[:, None, None]) < 0.5, axis=0)
+                for c, a in zip(*np.nonzero(ok)):
+                    found.append((block[c], assignments[a]))
+                    if len(found) > 1:
+                        break
+                if len(found) > 1:
+                    break
+            if len(found) == 1:
+                members, cycles = found[0]
+                return {int(candidates[m]): int(v) for m, v in zip(members, cycles)}
+            if found:
+                return None  # several equally small corrections: ambiguous
+        return self._l1_pattern(z, known)
+
+    def _l1_pattern(self, z: np.ndarray, known: np.ndarray) -> Dict[int, int] | None:
+        """More errors than the exhaustive search tries (overlapping patches): the least-L1 correction,
+        ``min |N|_1`` subject to ``C N = -z`` over the judged triangles (iteratively reweighted least squares
+        along the null space of ``C``), accepted only when it is whole cycles that close every judged
+        triangle."""
+        rows = np.nonzero(known)[0]
+        c = self.signs[:, rows].T.astype(np.float64)  # (triangles, interferograms)
+        target = -z[rows].astype(np.float64)
+        base = np.linalg.lstsq(c, target, rcond=None)[0]
+        _, sv, vt = np.linalg.svd(c, full_matrices=True)
+        rank = int((sv > 1e-9 * max(sv.max(), 1.0)).sum())
+        null = vt[rank:].T  # (interferograms, nullity)
+        if null.shape[1] == 0:
+            solution = base
+        else:
+            shift = np.zeros(null.shape[1])
+            for _ in range(50):
+                resid = base + null @ shift
+                weight = 1.0 / np.maximum(np.abs(resid), 1e-4)
+                lhs = null.T @ (weight[:, None] * null)
+                rhs = -null.T @ (weight * base)
+                new = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+                if np.max(np.abs(new - shift)) < 1e-7:
+                    shift = new
+                    break
+                shift = new
+            solution = base + null @ shift
+        whole = np.round(solution)
+        if np.max(np.abs(solution - whole)) > 0.1 or np.max(np.abs(whole)) > self.max_cycles:
+            return None  # not a clear set of whole-cycle errors (ambiguous, or noise)
+        if np.any(np.abs(c @ whole - target) > 1e-6):
+            return None
+        errors = np.nonzero(whole)[0]
+        if errors.size == 0 or errors.size > max(self.max_errors, len(self.pairs) // 4):
+            return None
+        return {int(k): int(whole[k]) for k in errors}
 
     def majority(self, cycles: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Keep a correction of an interferogram only where it is the majority of the valid pixels in the
@@ -194,6 +276,13 @@ class ClosureCorrector:
             keep = (cycles == value) & (same >= self.support * np.maximum(n_valid, 1.0))
             out[keep] = value
         return out
+
+
+def _smooth(values: np.ndarray, valid: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """Mean over the valid pixels of each 3 x 3 square (flattened arrays of ``shape``)."""
+    total = _box_sum(values.reshape(shape), 1)
+    count = _box_sum(valid.reshape(shape).astype(np.float64), 1)
+    return (total / np.maximum(count, 1.0)).reshape(-1)
 
 
 def _box_sum(values: np.ndarray, half: int) -> np.ndarray:

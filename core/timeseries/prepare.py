@@ -1152,7 +1152,7 @@ def _window_pass(
     pairs = [(i.parsed.reference_date, i.parsed.secondary_date) for i in order]
     years = np.array([(b - a).days / 365.25 for a, b in pairs])
     corrector = ClosureCorrector(pairs) if closure else None
-    halo = corrector.window_px // 2 if corrector is not None else 0
+    halo = corrector.window_px // 2 + 1 if corrector is not None else 0  # the majority and the 3 x 3 mean
     rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
     # each interferogram's typical phase and the triangles' constants, from the whole grid when it fits in
     # one block (then read only once), else from a sample of rows spread over it
@@ -1199,14 +1199,7 @@ def _window_pass(
             return _Pass(None, failed, {}, "")
         inner = slice(r0 - h0, r0 - h0 + (r1 - r0))
         if corrector is not None:
-            flat_phase = phase.reshape(n, -1)
-            flat_coh = coh.reshape(n, -1)
-            cycles = np.zeros(flat_phase.shape, dtype=np.int8)
-            chunk = 65536
-            for c0 in range(0, flat_phase.shape[1], chunk):
-                cycles[:, c0 : c0 + chunk] = corrector.solve(
-                    flat_phase[:, c0 : c0 + chunk], flat_coh[:, c0 : c0 + chunk]
-                ).cycles
+            cycles = corrector.solve(phase.reshape(n, -1), coh.reshape(n, -1), shape=phase.shape[1:]).cycles
             cycles = cycles.reshape(phase.shape)
             for k in np.nonzero(cycles.any(axis=(1, 2)))[0]:
                 kept = corrector.majority(cycles[k], phase[k] != 0)[inner]

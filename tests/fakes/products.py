@@ -1276,6 +1276,7 @@ def make_stack(
     forest: Union[bool, Mask] = False,
     unwrap_error_regions: int | None = None,
     unwrap_error_conncomp: str = "separate",
+    apply_unwrap_errors: bool = True,
     **product_kwargs: object,
 ) -> Stack:
     """Write a stack of synthetic HyP3 products over one scene and return it with its truth.
@@ -1304,7 +1305,8 @@ def make_stack(
     * ``unwrap_error_regions``: ``None`` puts every unwrapping error in the one default patch (+1 cycle);
       a number draws that many patches (:func:`patch_regions`) which the erroneous pairs take in turn, each
       patch with its own sign (-1 or +1 cycle), seen by the ISCE connected components as
-      ``unwrap_error_conncomp`` says.
+      ``unwrap_error_conncomp`` says. ``apply_unwrap_errors=False`` writes the very same stack (names,
+      noise, atmosphere, extents) without them: the control a correction can be compared with.
     """
     scene = grid or Grid()
     rng = np.random.default_rng(seed)
@@ -1378,7 +1380,7 @@ def make_stack(
     for k, (d1, d2) in enumerate(pairs):
         g = product_grid()
         grids.append(g)
-        patch, cycles = error_of.get(k, (False, 1))
+        patch, cycles = error_of.get(k, (False, 1)) if apply_unwrap_errors else (False, 1)
         products.append(
             make_product(
                 out_dir,

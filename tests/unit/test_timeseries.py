@@ -504,6 +504,87 @@ def test_config_defaults(prepared_stack, tmp_path: Path) -> None:
     assert cfg["mintpy.reference.yx"] == "{},{}".format(*stack.reference_yx)
 
 
+def _fake_prepared(prepared, n_dates: int, bperp, interval_days: int = 12):
+    """``prepared`` with another network: ``n_dates`` dates, each linked to the next two, baselines
+    ``bperp(k)`` (m) per date - only what :func:`decide` reads."""
+    import dataclasses
+
+    from insarhub_qgis.core.timeseries.prepare import PreparedProduct
+
+    dates = [dt.date(2020, 1, 2) + dt.timedelta(days=interval_days * k) for k in range(n_dates)]
+    template = prepared.products[0]
+    products = [
+        dataclasses.replace(
+            template,
+            name=f"P{i}_{j}",
+            reference_date=dates[i],
+            secondary_date=dates[j],
+            perp_baseline_m=float(bperp(j) - bperp(i)),
+        )
+        for i in range(n_dates)
+        for j in (i + 1, i + 2)
+        if j < n_dates
+    ]
+    assert all(isinstance(p, PreparedProduct) for p in products)
+    return dataclasses.replace(prepared, products=products, dates=dates, pairs=[q.pair for q in products])
+
+
+def test_corrections_are_decided_from_the_stack(prepared_stack) -> None:
+    from insarhub_qgis.core.timeseries.science import decide, science_config
+
+    _, prepared = prepared_stack
+    rng = np.random.default_rng(0)
+    spread = {k: float(rng.normal(0, 50)) for k in range(40)}
+
+    few = decide(prepared)  # 6 dates
+    assert not few.dem_error and "only 6 dates" in few.notes["dem_error"]
+    good = decide(_fake_prepared(prepared, 30, spread.get))
+    assert good.dem_error and "on (30 dates" in good.notes["dem_error"]
+    assert science_config(good)["mintpy.topographicResidual"] == "yes"
+    narrow = decide(_fake_prepared(prepared, 30, lambda k: 0.1 * spread[k]))
+    assert not narrow.dem_error and "spread by only" in narrow.notes["dem_error"]
+    drifting = decide(_fake_prepared(prepared, 30, lambda k: 4.0 * k))
+    assert not drifting.dem_error and "follow time" in drifting.notes["dem_error"]
+    forced = decide(_fake_prepared(prepared, 30, lambda k: 4.0 * k), dem_error_correction="yes")
+    assert (
+        forced.dem_error
+        and "as asked" in forced.notes["dem_error"]
+        and "follow time" in forced.notes["dem_error"]
+    )
+
+    assert not good.annual and "spans 1.0 years" in good.notes["annual"]
+    assert science_config(good)["mintpy.timeFunc.periodic"] == "no"
+    long = decide(_fake_prepared(prepared, 34, spread.get, interval_days=24))
+    assert long.annual and science_config(long)["mintpy.timeFunc.periodic"] == "1.0"
+    assert decide(prepared, annual_term="yes").annual
+    assert science_config(good)["mintpy.reference.date"] == "no"  # displacement starts at 0 on the first date
+
+    memory = float(science_config(good)["mintpy.compute.maxMemory"])
+    assert memory in (1, 2, 4, 8, 16, 32) and good.cores >= 1 and "GB" in good.notes["machine"]
+    with pytest.raises(InputError, match="ANNUAL_TERM must be one of"):
+        decide(prepared, annual_term="sometimes")
+
+
+def test_unwrap_correction_without_connected_components_says_what_to_do(
+    prepared_stack, tmp_path: Path
+) -> None:
+    _, prepared = prepared_stack
+    user = tmp_path / "user.cfg"
+    user.write_text("mintpy.load.connCompFile = no\nmintpy.unwrapError.method = bridging\n")
+    with pytest.raises(InputError, match="needs MintPy's connectComponent dataset") as err:
+        write_config(prepared, tmp_path, user_cfg_path=user)
+    assert "mintpy.unwrapError.method = no" in str(err.value)
+    # the user's own choices are what the GeoTIFF metadata reports
+    user.write_text("mintpy.topographicResidual = no\n")
+    write_config(prepared, tmp_path, user_cfg_path=user)
+    from insarhub_qgis.core.timeseries.science import Science
+
+    science = Science.load(tmp_path)
+    assert (
+        science is not None and not science.dem_error and "your configuration" in science.notes["dem_error"]
+    )
+
+
 def test_config_cluster_and_user_overrides(prepared_stack, tmp_path: Path) -> None:
     _, prepared = prepared_stack
     local = read_cfg(
