@@ -2,13 +2,19 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup test test-fast demo package lint clean
+.PHONY: setup test test-fast test-platforms demo package lint clean
 
 setup:
 	@./scripts/setup.sh
 
 test: setup
 	@./scripts/test.sh
+
+# The same suite in Debian trixie (QGIS 3.40 LTR) and forky (QGIS 3.44) chroots (root or sudo;
+# the chroots are built once per machine, outside the repository). ARGS=... limits it, e.g.
+# `make test-platforms ARGS="-- tests/unit -q"`.
+test-platforms:
+	@./scripts/test_platforms.sh $(ARGS)
 
 # Unit tests only (no QGIS, no MintPy): seconds.
 test-fast: setup

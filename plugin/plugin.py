@@ -57,7 +57,7 @@ class InsarhubPlugin:
         missing = deps.missing_packages()
         if missing and self.iface is not None:
             self.iface.messageBar().pushMessage(
-                "InSARHub", deps.missing_message(missing), level=Qgis.Warning, duration=0
+                "InSARHub", deps.missing_message(missing), level=Qgis.MessageLevel.Warning, duration=0
             )
         return missing
 
@@ -71,10 +71,10 @@ class InsarhubPlugin:
             from ..ui.dock import InsarhubDock
 
             self.dock = InsarhubDock(self.iface, self.iface.mainWindow())
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             main_window = self.iface.mainWindow()
             if hasattr(main_window, "resizeDocks"):  # wide enough for its forms on first opening
-                main_window.resizeDocks([self.dock], [430], Qt.Horizontal)
+                main_window.resizeDocks([self.dock], [430], Qt.Orientation.Horizontal)
             self.dock.visibilityChanged.connect(self._dock_visibility_changed)
         self.dock.setUserVisible(visible)
         if visible:

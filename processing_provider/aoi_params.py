@@ -28,7 +28,7 @@ def aoi_parameters(optional: bool = True, with_wkt: bool = True) -> list:
     params = [
         with_help(
             QgsProcessingParameterFeatureSource(
-                AOI, "Area of interest (polygon layer)", [QgsProcessing.TypeVectorPolygon], optional=True
+                AOI, "Area of interest (polygon layer)", [QgsProcessing.SourceType.TypeVectorPolygon], optional=True
             ),
             "Polygons of the area of interest, in any CRS. With 'Selected features only' ticked, only the "
             "selected features are used; otherwise all features. Their union is the AOI.",

@@ -59,7 +59,7 @@ class DownloadProductsAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(
             with_help(
-                QgsProcessingParameterNumber(self.WORKERS, "Parallel downloads", QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1, maxValue=16),
+                QgsProcessingParameterNumber(self.WORKERS, "Parallel downloads", QgsProcessingParameterNumber.Type.Integer, defaultValue=4, minValue=1, maxValue=16),
                 "How many products download at once.",
             )
         )

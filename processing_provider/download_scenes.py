@@ -40,7 +40,7 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSource(
-                    self.INPUT, "Footprints", [QgsProcessing.TypeVectorPolygon]
+                    self.INPUT, "Footprints", [QgsProcessing.SourceType.TypeVectorPolygon]
                 ),
                 "Footprints written by insarhub:searchscenes or insarhub:filterscenes (or a GeoPackage saved "
                 "from them): SLC scenes or bursts. With 'Selected features only', only those are downloaded.",
@@ -59,7 +59,7 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
                 QgsProcessingParameterNumber(
                     self.WORKERS,
                     "Parallel downloads",
-                    QgsProcessingParameterNumber.Integer,
+                    QgsProcessingParameterNumber.Type.Integer,
                     defaultValue=4,
                     minValue=1,
                     maxValue=16,
@@ -71,7 +71,7 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
             QgsProcessingParameterNumber(
                 self.RETRIES,
                 "Attempts per file",
-                QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber.Type.Integer,
                 defaultValue=6,
                 minValue=1,
                 maxValue=20,
@@ -79,7 +79,7 @@ class DownloadScenesAlgorithm(InsarhubAlgorithm):
             "How many times in a row a file may fail (server error, dropped connection without progress, "
             "damaged file) before it is given up; waits double between attempts (1 s, 2 s, 4 s...).",
         )
-        retries.setFlags(retries.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        retries.setFlags(retries.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(retries)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Scenes present and verified"))
         self.addOutput(QgsProcessingOutputNumber(self.BYTES, "Bytes of the verified files"))

@@ -41,7 +41,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSource(self.INPUT, "Footprints", [QgsProcessing.TypeVectorPolygon]),
+                QgsProcessingParameterFeatureSource(self.INPUT, "Footprints", [QgsProcessing.SourceType.TypeVectorPolygon]),
                 "Footprints written by insarhub:searchscenes, or a GeoPackage saved from them.",
             )
         )
@@ -67,7 +67,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterNumber(
-                    self.MIN_COVERAGE, "Minimum AOI coverage (%)", QgsProcessingParameterNumber.Double,
+                    self.MIN_COVERAGE, "Minimum AOI coverage (%)", QgsProcessingParameterNumber.Type.Double,
                     defaultValue=0, minValue=0, maxValue=100,
                 ),
                 "Drop footprints that cover less than this percent of the AOI (needs an AOI). 0 keeps all.",
@@ -75,7 +75,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSink(self.OUTPUT, "Filtered footprints", QgsProcessing.TypeVectorPolygon),
+                QgsProcessingParameterFeatureSink(self.OUTPUT, "Filtered footprints", QgsProcessing.SourceType.TypeVectorPolygon),
                 "The footprints that pass every filter, with all their fields.",
             )
         )
@@ -107,7 +107,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for record, geometry in kept:
-            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.FastInsert)
+            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.Flag.FastInsert)
         feedback.pushInfo(f"Kept {len(kept)} of {len(rows)} footprints.")
         if not kept:
             feedback.pushWarning("No footprint passed the filters; relax the stacks, dates, months or coverage.")

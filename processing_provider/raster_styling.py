@@ -7,6 +7,7 @@ import math
 from typing import Any, Sequence
 
 from qgis.core import (
+    Qgis,
     QgsColorRampLegendNodeSettings,
     QgsColorRampShader,
     QgsDateTimeRange,
@@ -14,7 +15,6 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProject,
     QgsRasterLayer,
-    QgsRasterLayerTemporalProperties,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
     QgsStyle,
@@ -65,7 +65,7 @@ def diverging_renderer(layer: QgsRasterLayer, band: int, limit: float, unit: str
     # A legend with round numbers: the limit goes up to the next round value.
     limit = nice_ceiling(limit)
     shader_function = QgsColorRampShader(-limit, limit)
-    shader_function.setColorRampType(QgsColorRampShader.Interpolated)
+    shader_function.setColorRampType(QgsColorRampShader.Type.Interpolated)
     shader_function.setClip(False)
     items = []
     steps = 5
@@ -100,7 +100,7 @@ def band_descriptions(path: str) -> list[str]:
 
 def _date(text: str) -> QDateTime:
     day = dt.datetime.strptime(text, "%Y%m%d").date()
-    return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0), Qt.UTC)
+    return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0), Qt.TimeSpec.UTC)
 
 
 class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
@@ -164,7 +164,7 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
                 continue
             properties = view.temporalProperties()
             properties.setIsActive(True)
-            properties.setMode(QgsRasterLayerTemporalProperties.ModeFixedTemporalRange)
+            properties.setMode(Qgis.RasterTemporalMode.FixedTemporalRange)
             properties.setFixedTemporalRange(QgsDateTimeRange(start, end, True, False))
             project.addMapLayer(view, False)
             subgroup.addLayer(view)

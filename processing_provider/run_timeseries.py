@@ -62,7 +62,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
             with_help(
-                QgsProcessingParameterFile(self.PRODUCTS_FOLDER, "HyP3 products folder", behavior=QgsProcessingParameterFile.Folder),
+                QgsProcessingParameterFile(self.PRODUCTS_FOLDER, "HyP3 products folder", behavior=QgsProcessingParameterFile.Behavior.Folder),
                 "A folder of HyP3 InSAR products (zips or unpacked folders; INSAR_GAMMA, INSAR_ISCE_BURST or "
                 "INSAR_ISCE_MULTI_BURST), e.g. the output of insarhub:downloadproducts. Broken or incomplete "
                 "products are skipped and named.",
@@ -81,7 +81,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(
             with_help(
-                QgsProcessingParameterFile(self.WORKDIR, "MintPy work folder", behavior=QgsProcessingParameterFile.Folder, optional=True),
+                QgsProcessingParameterFile(self.WORKDIR, "MintPy work folder", behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
                 "Where MintPy works (kept, so a rerun reuses finished steps). Empty: a 'mintpy' folder inside the "
                 "products folder.",
             )
@@ -95,7 +95,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(
             with_help(
-                QgsProcessingParameterNumber(self.WORKERS, "Workers", QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+                QgsProcessingParameterNumber(self.WORKERS, "Workers", QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0),
                 "Number of dask workers for local/slurm/pbs; 0: MintPy's default (all cores for local).",
             )
         )
@@ -110,7 +110,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             QgsProcessingParameterFile(self.MINTPY_CONFIG, "Your own smallbaselineApp.cfg", optional=True, extension="cfg"),
             "A MintPy configuration whose keys override InSARHub's (e.g. mintpy.topographicResidual = yes).",
         )
-        user_cfg.setFlags(user_cfg.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        user_cfg.setFlags(user_cfg.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(user_cfg)
         self.addParameter(
             with_help(
@@ -144,10 +144,10 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(points)
         min_coherence = with_help(
-            QgsProcessingParameterNumber(self.MIN_TEMPORAL_COHERENCE, "Minimum temporal coherence of points", QgsProcessingParameterNumber.Double, defaultValue=0.7, minValue=0, maxValue=1),
+            QgsProcessingParameterNumber(self.MIN_TEMPORAL_COHERENCE, "Minimum temporal coherence of points", QgsProcessingParameterNumber.Type.Double, defaultValue=0.7, minValue=0, maxValue=1),
             "Only pixels at least this coherent become points.",
         )
-        min_coherence.setFlags(min_coherence.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        min_coherence.setFlags(min_coherence.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(min_coherence)
         kind = with_help(
             QgsProcessingParameterString(self.PRODUCT_KIND, "Use only products of this kind", optional=True),

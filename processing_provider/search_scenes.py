@@ -29,7 +29,7 @@ from .settings import endpoints
 def date_parameter(name: str, description: str, helptext: str) -> QgsProcessingParameterDateTime:
     """An optional date parameter (accepts YYYY-MM-DD from qgis_process and models)."""
     return with_help(
-        QgsProcessingParameterDateTime(name, description, type=QgsProcessingParameterDateTime.Date, optional=True),
+        QgsProcessingParameterDateTime(name, description, type=QgsProcessingParameterDateTime.Type.Date, optional=True),
         helptext,
     )
 
@@ -122,7 +122,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSink(self.OUTPUT, "Footprints", QgsProcessing.TypeVectorPolygon),
+                QgsProcessingParameterFeatureSink(self.OUTPUT, "Footprints", QgsProcessing.SourceType.TypeVectorPolygon),
                 "Footprint polygons in EPSG:4326 with the record of every scene or burst (the umm field "
                 "holds the CMR record, so later steps work offline from this file).",
             )
@@ -130,7 +130,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFeatureSink(
-                    self.SUMMARY, "Stack summary", QgsProcessing.TypeVector, optional=True, createByDefault=True
+                    self.SUMMARY, "Stack summary", QgsProcessing.SourceType.TypeVector, optional=True, createByDefault=True
                 ),
                 "One row per stack (as insarhub:summarizestacks writes it), with AOI coverage.",
             )
@@ -178,23 +178,23 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
 
         rows = [core_records.record_from_product(p) for p in result.products]
         fields = make_fields(FOOTPRINT_FIELDS)
-        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, WGS84)
+        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.Polygon, WGS84)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for record, geometry in rows:
             if feedback.isCanceled():
                 raise QgsProcessingException("Cancelled.")
-            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.FastInsert)
+            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.Flag.FastInsert)
 
         summaries = core_stacks.summarize(rows, aoi.geometry if aoi else None)
         outputs: dict[str, Any] = {self.OUTPUT: dest_id, self.COUNT: len(rows), self.STACK_COUNT: len(summaries)}
         summary_fields = make_fields(SUMMARY_FIELDS)
         summary_sink, summary_id = self.parameterAsSink(
-            parameters, self.SUMMARY, context, summary_fields, QgsWkbTypes.NoGeometry
+            parameters, self.SUMMARY, context, summary_fields, QgsWkbTypes.Type.NoGeometry
         )
         if summary_sink is not None:
             for summary in summaries:
-                summary_sink.addFeature(make_feature(summary_fields, summary.as_dict()), QgsFeatureSink.FastInsert)
+                summary_sink.addFeature(make_feature(summary_fields, summary.as_dict()), QgsFeatureSink.Flag.FastInsert)
             outputs[self.SUMMARY] = summary_id
 
         feedback.pushInfo(f"{len(rows)} {request.processing_level} record(s) in {len(summaries)} stack(s).")

@@ -57,7 +57,7 @@ class SelectPairsAlgorithm(InsarhubAlgorithm):
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSource(self.INPUT, "Footprints", [QgsProcessing.TypeVectorPolygon]),
+                QgsProcessingParameterFeatureSource(self.INPUT, "Footprints", [QgsProcessing.SourceType.TypeVectorPolygon]),
                 "Footprints from insarhub:searchscenes or filterscenes (a saved GeoPackage works: baselines are "
                 "computed offline from the orbit state vectors kept in each footprint's umm field).",
             )
@@ -107,11 +107,11 @@ class SelectPairsAlgorithm(InsarhubAlgorithm):
             "For burst footprints: treat the bursts of one track and date as one acquisition, so each pair "
             "holds several bursts (for INSAR_ISCE_MULTI_BURST jobs). Off: one network per full burst id.",
         )
-        multi.setFlags(multi.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        multi.setFlags(multi.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(multi)
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSink(self.OUTPUT, "Pairs", QgsProcessing.TypeVectorPolygon),
+                QgsProcessingParameterFeatureSink(self.OUTPUT, "Pairs", QgsProcessing.SourceType.TypeVectorPolygon),
                 "One feature per interferogram: reference, secondary, dates, temporalBaseline (days), "
                 "perpBaseline (m), stack, bridge; geometry is the intersection of the two footprints.",
             )
@@ -154,13 +154,13 @@ class SelectPairsAlgorithm(InsarhubAlgorithm):
         )
 
         fields = make_fields(PAIR_FIELDS)
-        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.MultiPolygon, WGS84)
+        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.MultiPolygon, WGS84)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for pair in network.pairs:
             record = {**pair.as_record(), "burstCount": len(pair.reference_names)}
             geometry = as_multipolygon(pair.geometry) if pair.geometry is not None and not pair.geometry.is_empty else None
-            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.FastInsert)
+            sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.Flag.FastInsert)
 
         outputs: dict[str, Any] = {
             self.OUTPUT: dest_id,

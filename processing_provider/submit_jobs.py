@@ -56,7 +56,7 @@ class SubmitJobsAlgorithm(InsarhubAlgorithm):
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSource(self.PAIRS, "Pairs", [QgsProcessing.TypeVector]),
+                QgsProcessingParameterFeatureSource(self.PAIRS, "Pairs", [QgsProcessing.SourceType.TypeVector]),
                 "Pairs from insarhub:selectpairs (reference and secondary scene or burst names).",
             )
         )
@@ -77,15 +77,15 @@ class SubmitJobsAlgorithm(InsarhubAlgorithm):
         for name, _option, default, helptext, advanced in BOOLEAN_OPTIONS:
             parameter = with_help(QgsProcessingParameterBoolean(name, name.replace("_", " ").capitalize(), defaultValue=default), helptext)
             if advanced:
-                parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+                parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         phase = with_help(
             QgsProcessingParameterNumber(
-                self.PHASE_FILTER_PARAMETER, "Phase filter parameter", QgsProcessingParameterNumber.Double, defaultValue=0.6, minValue=0, maxValue=1
+                self.PHASE_FILTER_PARAMETER, "Phase filter parameter", QgsProcessingParameterNumber.Type.Double, defaultValue=0.6, minValue=0, maxValue=1
             ),
             "Adaptive phase filter strength for INSAR_GAMMA (0 to 1).",
         )
-        phase.setFlags(phase.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        phase.setFlags(phase.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(phase)
         self.addParameter(
             with_help(

@@ -35,7 +35,7 @@ class SummarizeStacksAlgorithm(InsarhubAlgorithm):
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSource(self.INPUT, "Footprints", [QgsProcessing.TypeVectorPolygon]),
+                QgsProcessingParameterFeatureSource(self.INPUT, "Footprints", [QgsProcessing.SourceType.TypeVectorPolygon]),
                 "Footprints written by insarhub:searchscenes (or filterscenes), or a GeoPackage saved from them.",
             )
         )
@@ -44,7 +44,7 @@ class SummarizeStacksAlgorithm(InsarhubAlgorithm):
             self.addParameter(parameter)
         self.addParameter(
             with_help(
-                QgsProcessingParameterFeatureSink(self.OUTPUT, "Stack summary", QgsProcessing.TypeVector),
+                QgsProcessingParameterFeatureSink(self.OUTPUT, "Stack summary", QgsProcessing.SourceType.TypeVector),
                 "Table: stack, pathNumber, frameNumber, burstId, flightDirection, count (distinct dates), "
                 "firstDate, lastDate, aoiCoverage (percent of the AOI covered by the stack's footprints).",
             )
@@ -59,11 +59,11 @@ class SummarizeStacksAlgorithm(InsarhubAlgorithm):
         rows = list(read_records(source, context, feedback))
         summaries = core_stacks.summarize(rows, aoi.geometry if aoi else None)
         fields = make_fields(SUMMARY_FIELDS)
-        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)
+        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.NoGeometry)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for summary in summaries:
-            sink.addFeature(make_feature(fields, summary.as_dict()), QgsFeatureSink.FastInsert)
+            sink.addFeature(make_feature(fields, summary.as_dict()), QgsFeatureSink.Flag.FastInsert)
         if summaries:
             feedback.pushInfo(core_stacks.format_summary(summaries))
         else:

@@ -54,7 +54,7 @@ class WatchJobsAlgorithm(InsarhubAlgorithm):
         )
         self.addParameter(
             with_help(
-                QgsProcessingParameterNumber(self.TIMEOUT, "Timeout (s)", QgsProcessingParameterNumber.Integer, defaultValue=21600, minValue=1),
+                QgsProcessingParameterNumber(self.TIMEOUT, "Timeout (s)", QgsProcessingParameterNumber.Type.Integer, defaultValue=21600, minValue=1),
                 "With WAIT, stop waiting after this many seconds (the jobs go on on HyP3; run again later).",
             )
         )
@@ -66,10 +66,10 @@ class WatchJobsAlgorithm(InsarhubAlgorithm):
             )
         )
         poll = with_help(
-            QgsProcessingParameterNumber(self.POLL_INTERVAL, "First poll interval (s)", QgsProcessingParameterNumber.Double, defaultValue=30, minValue=0.1),
+            QgsProcessingParameterNumber(self.POLL_INTERVAL, "First poll interval (s)", QgsProcessingParameterNumber.Type.Double, defaultValue=30, minValue=0.1),
             "Seconds between the first polls; the interval grows by half each poll up to 5 minutes.",
         )
-        poll.setFlags(poll.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        poll.setFlags(poll.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(poll)
         self.addOutput(QgsProcessingOutputFile(self.JOBS_FILE, "Jobs file"))
         self.addOutput(QgsProcessingOutputNumber(self.SUCCEEDED, "Pairs whose latest job succeeded"))

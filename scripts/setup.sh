@@ -57,6 +57,8 @@ stage "Installing the test tools (pytest, pytest-qgis, ruff, ...)"
 pip_install -r "$REPO/requirements/dev.txt"
 grep -q PROJ_DATA "$VENV/bin/activate" || echo 'export PROJ_DATA=/usr/share/proj' >> "$VENV/bin/activate"
 link_plugin
+stage "Installing QGIS's PyQt6 migration checker in its own venv (.venv/tools/pyqt5to6; the Qt6 test runs it)"
+"$VENV/bin/python" "$REPO/scripts/qt6_check.py" --ensure-only
 stage "Checking that QGIS, GDAL and the packages import together"
 "$VENV/bin/python" -c "import numpy, osgeo.gdal, osgeo.gdal_array, qgis.core, shapely, asf_search, hyp3_sdk, networkx, mintpy" \
     || { echo "The environment does not import; see the messages above." >&2; exit 1; }

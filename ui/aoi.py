@@ -65,13 +65,13 @@ class AoiController(QObject):
         self.extent_tool = QgsMapToolExtent(canvas)
         self.extent_tool.extentChanged.connect(self._rectangle_drawn)
         self.extent_tool.deactivated.connect(lambda: dock.aoiDraw.setChecked(False))
-        self.rubber_band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
+        self.rubber_band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
         self.rubber_band.setStrokeColor(QColor(230, 80, 20, 220))
         self.rubber_band.setFillColor(QColor(230, 80, 20, 35))
         self.rubber_band.setWidth(2)
         self.visible = True
 
-        dock.aoiLayer.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        dock.aoiLayer.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         dock.aoiLayer.setAllowEmptyLayer(True)
         dock.aoiFile.setFilter(
             "Vector files (*.gpkg *.shp *.geojson *.json *.kml *.kmz *.gml *.fgb *.sqlite);;All files (*)"
@@ -118,7 +118,7 @@ class AoiController(QObject):
                 layer = iface.activeLayer()
             except Exception:  # noqa: BLE001 — a stub iface in tests
                 layer = None
-        if not (isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PolygonGeometry):
+        if not (isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.GeometryType.PolygonGeometry):
             layer = self.dock.aoiLayer.currentLayer()
         if isinstance(layer, QgsVectorLayer) and layer.selectedFeatureCount() > 0:
             self.dock.aoiLayer.setLayer(layer)
@@ -256,7 +256,7 @@ class AoiController(QObject):
     def refresh(self, *_args: Any) -> None:
         """Redraw the outline and the summary line."""
         self.dock.aoiSummary.setText(self.describe())
-        self.rubber_band.reset(QgsWkbTypes.PolygonGeometry)
+        self.rubber_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         if self.visible:
             found = None
             try:
@@ -282,7 +282,7 @@ class AoiController(QObject):
             except (TypeError, RuntimeError):
                 pass
             self._watched_layer = None
-        self.rubber_band.reset(QgsWkbTypes.PolygonGeometry)
+        self.rubber_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
         scene = self.canvas.scene()
         if scene is not None:
             scene.removeItem(self.rubber_band)

@@ -41,7 +41,7 @@ class TimeSeriesChart(QWidget):
 
         self.figure = Figure(figsize=(4.5, 3.0), dpi=100)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.setMinimumHeight(200)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -187,34 +187,34 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
 
     def _setup_widgets(self) -> None:
         for widget in (self.workFolder, self.productsFolder, self.tsProducts, self.tsWorkdir):
-            widget.setStorageMode(QgsFileWidget.GetDirectory)
-        self.aoiFile.setStorageMode(QgsFileWidget.GetFile)
-        self.jobsFile.setStorageMode(QgsFileWidget.SaveFile)
+            widget.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
+        self.aoiFile.setStorageMode(QgsFileWidget.StorageMode.GetFile)
+        self.jobsFile.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.jobsFile.setFilter("Jobs file (*.json)")
         self.jobsFile.setConfirmOverwrite(False)  # an existing jobs file is resumed, not overwritten
         for widget in (self.searchStart, self.searchEnd, self.filterStart, self.filterEnd):
             widget.setAllowNull(True)
             widget.setNullRepresentation("no limit")
             widget.clear()
-        self.pairsInput.setFilters(QgsMapLayerProxyModel.PolygonLayer)
-        self.jobsPairs.setFilters(QgsMapLayerProxyModel.VectorLayer)
-        self.displacementLayer.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.pairsInput.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
+        self.jobsPairs.setFilters(QgsMapLayerProxyModel.Filter.VectorLayer)
+        self.displacementLayer.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         for combo in (self.pairsInput, self.jobsPairs, self.displacementLayer):
             combo.setAllowEmptyLayer(True)
             combo.setLayer(None)
         for combo in (self.aoiLayer, self.pairsInput, self.jobsPairs, self.displacementLayer):
-            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
         self.stacksTable.setColumnCount(len(STACK_COLUMNS))
         self.stacksTable.setHorizontalHeaderLabels(STACK_COLUMNS)
         self.stacksTable.verticalHeader().setVisible(False)
-        self.stacksTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.stacksTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.jobsTable.setColumnCount(len(JOB_COLUMNS))
         self.jobsTable.setHorizontalHeaderLabels(JOB_COLUMNS)
         self.jobsTable.verticalHeader().setVisible(False)
-        self.jobsTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.jobsTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # The plot follows the dock's width instead of widening the page to the picture's.
-        self.networkPlot.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.networkPlot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.networkPlot.setMinimumWidth(1)
         self.networkPlot.installEventFilter(self)
         self.expiryWarning.setStyleSheet("color: #b35c00; font-weight: bold;")
@@ -381,7 +381,7 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
             self.statusLabel.setText(error or f"{algorithm_id} failed.")
             try:
                 self.iface.messageBar().pushMessage(
-                    "InSARHub", error or f"{algorithm_id} failed.", Qgis.Warning, 8
+                    "InSARHub", error or f"{algorithm_id} failed.", Qgis.MessageLevel.Warning, 8
                 )
             except Exception:  # noqa: BLE001 — a message bar is a courtesy
                 pass
@@ -500,11 +500,11 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
             ]
             for column, value in enumerate(values):
                 item = QTableWidgetItem()
-                item.setData(Qt.DisplayRole, value)
+                item.setData(Qt.ItemDataRole.DisplayRole, value)
                 if column == 0:
-                    item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-                    item.setCheckState(Qt.Checked)
-                    item.setData(Qt.UserRole, values[0])
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    item.setCheckState(Qt.CheckState.Checked)
+                    item.setData(Qt.ItemDataRole.UserRole, values[0])
                 table.setItem(row, column, item)
         table.setSortingEnabled(True)
         return len(rows)
@@ -515,16 +515,16 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
             item = self.stacksTable.item(row, 0)
             if item is None:
                 continue
-            if checked_only and item.checkState() != Qt.Checked:
+            if checked_only and item.checkState() != Qt.CheckState.Checked:
                 continue
-            ids.append(str(item.data(Qt.UserRole)))
+            ids.append(str(item.data(Qt.ItemDataRole.UserRole)))
         return ids
 
     def set_stack_checked(self, stack: str, checked: bool) -> None:
         for row in range(self.stacksTable.rowCount()):
             item = self.stacksTable.item(row, 0)
-            if item is not None and item.data(Qt.UserRole) == stack:
-                item.setCheckState(Qt.Checked if checked else Qt.Unchecked)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == stack:
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
 
     def _check_stacks(self, checked: bool) -> None:
         for stack in self.stack_ids():
@@ -535,7 +535,7 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
         if len(rows) == 1:
             item = self.stacksTable.item(rows.pop(), 0)
             if item is not None:
-                self.show_stack(str(item.data(Qt.UserRole)))
+                self.show_stack(str(item.data(Qt.ItemDataRole.UserRole)))
 
     def footprint_layers(self) -> list[QgsVectorLayer]:
         """The layers holding the last search's footprints (the whole layer and its per-stack views)."""
@@ -683,10 +683,10 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
         width = max(120, self.networkPlot.width())
         current = self.networkPlot.pixmap()
         if force or current is None or current.isNull() or current.width() != width:
-            self.networkPlot.setPixmap(self._plot_pixmap.scaledToWidth(width, Qt.SmoothTransformation))
+            self.networkPlot.setPixmap(self._plot_pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
 
     def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
-        if watched is self.networkPlot and event.type() == QEvent.Resize:
+        if watched is self.networkPlot and event.type() == QEvent.Type.Resize:
             self._show_plot()  # the picture follows the label's width
         return super().eventFilter(watched, event)
 
@@ -709,7 +709,7 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
         from .auth_dialog import EarthdataAuthDialog
 
         dialog = EarthdataAuthDialog(self)
-        if dialog.exec_() and dialog.config_id:
+        if dialog.exec() and dialog.config_id:
             self.authConfig.setConfigId(dialog.config_id)
             return dialog.config_id
         return ""
@@ -874,7 +874,7 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
             for column, text in enumerate(job.cells()):
                 item = QTableWidgetItem(text)
                 if column == 0:
-                    item.setData(Qt.UserRole, job.name)
+                    item.setData(Qt.ItemDataRole.UserRole, job.name)
                     item.setToolTip(job.name)
                 if column == 1 and job.status in STATUS_COLOURS:
                     item.setForeground(QBrush(QColor(STATUS_COLOURS[job.status])))
@@ -969,7 +969,7 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
             point = QgsCoordinateTransform(crs, canvas_crs, QgsProject.instance()).transform(point)
         marker = QgsVertexMarker(self.canvas)
         marker.setCenter(point)
-        marker.setIconType(QgsVertexMarker.ICON_CROSS)
+        marker.setIconType(QgsVertexMarker.IconType.ICON_CROSS)
         marker.setColor(QColor("#000000"))
         marker.setIconSize(14)
         marker.setPenWidth(3)
@@ -1033,7 +1033,7 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
             shown = QgsCoordinateTransform(crs, canvas_crs, QgsProject.instance()).transform(shown)
         marker = QgsVertexMarker(self.canvas)
         marker.setCenter(shown)
-        marker.setIconType(QgsVertexMarker.ICON_CIRCLE)
+        marker.setIconType(QgsVertexMarker.IconType.ICON_CIRCLE)
         marker.setColor(QColor(colour))
         marker.setIconSize(10)
         marker.setPenWidth(3)

@@ -138,7 +138,7 @@ def read_pixel_series(
     if not layer.extent().contains(target):
         raise ValueError(f"The point {point.x():.6g}, {point.y():.6g} is outside '{layer.name()}'.")
     dates = band_dates(layer)
-    result = layer.dataProvider().identify(target, QgsRaster.IdentifyFormatValue)
+    result = layer.dataProvider().identify(target, QgsRaster.IdentifyFormat.IdentifyFormatValue)
     if not result.isValid():
         raise ValueError(f"'{layer.name()}' could not be read at {point.x():.6g}, {point.y():.6g}.")
     values = result.results()

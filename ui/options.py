@@ -56,9 +56,9 @@ class InsarhubOptionsPage(QgsOptionsPageWidget, FORM_CLASS):
         super().__init__(parent)
         self.setupUi(self)
         self.setObjectName("InsarhubOptionsPage")
-        self.caBundle.setStorageMode(QgsFileWidget.GetFile)
+        self.caBundle.setStorageMode(QgsFileWidget.StorageMode.GetFile)
         self.caBundle.setFilter("PEM certificates (*.pem *.crt *.cer);;All files (*)")
-        self.mintpyPython.setStorageMode(QgsFileWidget.GetFile)
+        self.mintpyPython.setStorageMode(QgsFileWidget.StorageMode.GetFile)
         self.task: QgsTask | None = None
         self.default_widgets: dict[str, Any] = {}
         self._build_defaults()

@@ -141,7 +141,7 @@ class AlgorithmRunner(QObject):
             if command:
                 ProcessingLog.addToLog(command)
         except Exception as exc:  # noqa: BLE001 — the history is a courtesy; the run goes on
-            QgsMessageLog.logMessage(f"Not recorded in the Processing history: {exc}", LOG_TAG, Qgis.Info)
+            QgsMessageLog.logMessage(f"Not recorded in the Processing history: {exc}", LOG_TAG, Qgis.MessageLevel.Info)
 
     def cancel(self) -> None:
         """Ask the running task to stop (the algorithm honours ``feedback.isCanceled()``)."""
@@ -168,7 +168,7 @@ class AlgorithmRunner(QObject):
             try:
                 handleAlgorithmResults(algorithm, context, feedback)
             except Exception as exc:  # a layer that fails to load must not hide the run's results
-                QgsMessageLog.logMessage(f"Loading the results failed: {exc}", LOG_TAG, Qgis.Warning)
+                QgsMessageLog.logMessage(f"Loading the results failed: {exc}", LOG_TAG, Qgis.MessageLevel.Warning)
                 self.message.emit(f"Loading the results failed: {exc}", WARNING)
         if not ok:
             if feedback is not None and feedback.isCanceled():
@@ -201,7 +201,7 @@ class AlgorithmRunner(QObject):
             try:
                 callback(ok, results, error)
             except Exception as exc:  # noqa: BLE001 — a dock bug must still re-enable the buttons
-                QgsMessageLog.logMessage(f"InSARHub dock: {exc!r}", LOG_TAG, Qgis.Critical)
+                QgsMessageLog.logMessage(f"InSARHub dock: {exc!r}", LOG_TAG, Qgis.MessageLevel.Critical)
                 self.message.emit(f"Internal error while showing the results: {exc!r}", ERROR)
         self.finished.emit(self.algorithm_id, ok, results, error)
 

@@ -386,6 +386,35 @@ def run_smallbaseline(
         reader.start()
         cancelled = False
         eof = False
+
+        def handle(kind: str, text: str) -> None:
+            nonlocal steps, current
+            if kind == "bar":
+                m = _PERCENT_RE.search(text)
+                if m:
+                    report_percent(float(m.group(1)) / 100.0)
+                return
+            log_file.write(text + "\n")
+            log_file.flush()
+            tail.append(text)
+            m = _STEPS_RE.search(text)
+            if m and "smallbaselineApp" in text:
+                try:
+                    announced = [str(s) for s in ast.literal_eval(m.group(1))]
+                    if announced:
+                        steps = announced
+                except (ValueError, SyntaxError):
+                    pass
+            step_match = _STEP_RE.match(text.strip())
+            if step_match or _PLOT_RE.match(text.strip()):
+                current = step_match.group(1) if step_match else "plot"
+                seen.append(current)
+                index = steps.index(current) if current in steps else len(steps)
+                progress(index, len(steps), current)
+                report_percent(0.0)
+            if text.strip():
+                log(text)
+
         try:
             while not eof:
                 if is_cancelled():
@@ -398,37 +427,22 @@ def run_smallbaseline(
                 if kind == "eof":
                     eof = True
                     break
-                if kind == "bar":
-                    m = _PERCENT_RE.search(text)
-                    if m:
-                        report_percent(float(m.group(1)) / 100.0)
-                    continue
-                log_file.write(text + "\n")
-                log_file.flush()
-                tail.append(text)
-                m = _STEPS_RE.search(text)
-                if m and "smallbaselineApp" in text:
-                    try:
-                        announced = [str(s) for s in ast.literal_eval(m.group(1))]
-                        if announced:
-                            steps = announced
-                    except (ValueError, SyntaxError):
-                        pass
-                step_match = _STEP_RE.match(text.strip())
-                if step_match or _PLOT_RE.match(text.strip()):
-                    current = step_match.group(1) if step_match else "plot"
-                    seen.append(current)
-                    index = steps.index(current) if current in steps else len(steps)
-                    progress(index, len(steps), current)
-                    report_percent(0.0)
-                if text.strip():
-                    log(text)
+                handle(kind, text)
         finally:
             if proc.poll() is None and (cancelled or not eof):
                 kill_process_tree(proc)
             if cancelled or not eof:
-                _remove_partial(workdir, current, log)
                 reader.join(timeout=5)
+                # What MintPy printed before it was stopped still counts: the log keeps it and the
+                # message names the step it had reached (not the last step this loop had read).
+                while True:
+                    try:
+                        kind, text = lines.get_nowait()
+                    except queue.Empty:
+                        break
+                    if kind != "eof":
+                        handle(kind, text)
+                _remove_partial(workdir, current, log)
                 if proc.stdout is not None:
                     proc.stdout.close()
         if cancelled:
