@@ -1082,11 +1082,20 @@ class _Pass:
     components: Dict[str, int] = field(default_factory=dict)  # largest conncomp label (0: derived)
 
 
-def _read_rows(ds, r0: int, r1: int) -> np.ndarray:
-    data = ds.GetRasterBand(1).ReadAsArray(0, r0, ds.RasterXSize, r1 - r0)
-    if data is None:
-        raise RuntimeError("GDAL could not read it")
-    return data
+def _allow_open_files(count: int) -> None:
+    """Raise this process's soft limit of open files towards ``count`` (never above the hard limit; a
+    no-op where there is no such limit)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no per-process soft limit of this kind
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        target = count if hard == resource.RLIM_INFINITY else min(count, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _window_pass(
@@ -1121,17 +1130,44 @@ def _window_pass(
     def vrt(name: str, suffix: str) -> Path:
         return folders[name] / f"{name}_{suffix}{RASTER_EXT}"
 
-    for name in names:
-        for suffix in ("unw_phase", "corr") + (() if derived[name] else (CONNCOMP_SUFFIX,)):
-            try:
-                ds = gdal.Open(str(vrt(name, suffix)))
-                if ds is None:
-                    raise RuntimeError("GDAL cannot open it")
-                datasets[(name, suffix)] = ds
-            except RuntimeError as exc:
-                failed.setdefault(name, f"its {suffix} cannot be opened ({exc})")
+    # Every source stays open for the whole pass. The products' own GeoTIFFs are read directly at their
+    # window's offset: through the VRTs, GDAL's pool of VRT sources (100 by default) would close and reopen
+    # them for every block of rows once there are more than about 33 products.
+    offsets: Dict[Tuple[str, str], Tuple[int, int]] = {}
+    wanted = [
+        (i, s)
+        for i in order
+        for s in ("unw_phase", "corr") + (() if derived[i.cand.name] else (CONNCOMP_SUFFIX,))
+    ]
+    _allow_open_files(len(wanted) + 64)
+    for item, suffix in wanted:
+        name = item.cand.name
+        try:
+            if item.warp:  # another CRS or lattice: read the warped VRT
+                ds, offset = gdal.Open(str(vrt(name, suffix))), (0, 0)
+            else:
+                src = item.rasters[suffix]
+                ds = gdal.Open(src.path)
+                offset = (
+                    int(round((grid.geotransform[0] - src.geotransform[0]) / src.geotransform[1])),
+                    int(round((grid.geotransform[3] - src.geotransform[3]) / src.geotransform[5])),
+                )
+            if ds is None:
+                raise RuntimeError("GDAL cannot open it")
+            datasets[(name, suffix)] = ds
+            offsets[(name, suffix)] = offset
+        except RuntimeError as exc:
+            failed.setdefault(name, f"its {suffix} cannot be opened ({exc})")
     if failed:
         return _Pass(None, failed, {}, "")
+
+    def rows_of(name: str, suffix: str, r0: int, r1: int) -> np.ndarray:
+        col, row = offsets[(name, suffix)]
+        ds = datasets[(name, suffix)]
+        data = ds.GetRasterBand(1).ReadAsArray(col, row + r0, width, r1 - r0)  # type: ignore[attr-defined]
+        if data is None:
+            raise RuntimeError("GDAL could not read it")
+        return data
 
     def read_block(r0: int, r1: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         phase = np.zeros((n, r1 - r0, width), dtype=np.float32)
@@ -1139,10 +1175,10 @@ def _window_pass(
         cc_ok = np.ones((n, r1 - r0, width), dtype=bool)
         for k, name in enumerate(names):
             try:
-                phase[k] = _read_rows(datasets[(name, "unw_phase")], r0, r1)
-                coh[k] = _read_rows(datasets[(name, "corr")], r0, r1)
+                phase[k] = rows_of(name, "unw_phase", r0, r1)
+                coh[k] = rows_of(name, "corr", r0, r1)
                 if not derived[name]:
-                    labels = _read_rows(datasets[(name, CONNCOMP_SUFFIX)], r0, r1)
+                    labels = rows_of(name, CONNCOMP_SUFFIX, r0, r1)
                     cc_ok[k] = labels > 0
                     components[name] = max(components[name], int(labels.max()) if labels.size else 0)
             except RuntimeError as exc:
