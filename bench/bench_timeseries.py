@@ -13,9 +13,11 @@ per run, median of ``--runs``:
     unwrapping-error correction) + ``write_config`` (the corrections decided from the stack, the
     automatic reference pixel) + ``run_segments`` (``python -m mintpy.cli.smallbaselineApp`` as a
     cancellable subprocess, output streamed, without the ``quick_overview`` diagnostic) +
-    ``export_results`` (velocity, its std, temporal coherence, displacement GeoTIFFs);
+    ``export_results`` (velocity, its std, temporal coherence, displacement GeoTIFFs) +
+    ``write_quality_tables``;
 (b) plain MintPy by hand on the same products clipped by hand to the common grid (GeoTIFFs written
-    untimed from (a)'s windows, as a user must: MintPy drops interferograms of another size), with a
+    untimed from (a)'s windows, uncorrected, as a user must: MintPy drops interferograms of another
+    size), with a
     hand-written cfg holding the same processing options as (a)'s (unwrapping-error method, DEM-error
     correction, time function, reference point, memory) and every step:
     ``subprocess.run([python, "-m", "mintpy.cli.smallbaselineApp", cfg, "--dir", folder])``;
@@ -112,6 +114,7 @@ def plugin_path(download: Path, work: Path, python: str, cluster: str = "none") 
         run_segments,
         write_config,
     )
+    from insarhub_qgis.core.timeseries.export import write_quality_tables
 
     stages: dict[str, float] = {}
     marks: list[tuple[str, float]] = []
@@ -125,6 +128,7 @@ def plugin_path(download: Path, work: Path, python: str, cluster: str = "none") 
     t3 = time.perf_counter()
     cpu = children_cpu() - cpu0
     export_results(work, {key: work / "export" / f"{key.lower()}.tif" for key in OUTPUTS}, prepared)
+    write_quality_tables(work, prepared)
     t4 = time.perf_counter()
     stages = {"prepare": t1 - started, "config": t2 - t1, "run": t3 - t2, "export": t4 - t3}
     marks.append(("end", t3))
@@ -155,8 +159,8 @@ def hand_cfg(plugin_cfg: dict[str, str], conncomp: bool) -> str:
 
 
 def clip_by_hand(prepared: Any, clipped: Path) -> None:
-    """GeoTIFFs of the prepared windows (the corrected phase where phase closure corrected it): the
-    products as a user clips them for plain MintPy. Untimed."""
+    """GeoTIFFs of the prepared windows (of the products as they are, before any phase-closure correction):
+    the products as a user clips them for plain MintPy. Untimed."""
     from osgeo import gdal
 
     gdal.UseExceptions()
@@ -165,9 +169,11 @@ def clip_by_hand(prepared: Any, clipped: Path) -> None:
         folder.mkdir(parents=True)
         shutil.copy(product.folder / f"{product.name}.txt", folder)
         for suffix in product.suffixes:
+            source = product.raster(suffix)
+            original = product.folder / f"{product.name}_{suffix}.original.vrt"
             gdal.Translate(
                 str(folder / f"{product.name}_{suffix}.tif"),
-                str(product.raster(suffix)),
+                str(original if original.is_file() else source),
                 creationOptions=["COMPRESS=DEFLATE", "TILED=YES"],
             )
 
@@ -292,7 +298,7 @@ def report(args: argparse.Namespace, results: list[GridResult]) -> str:
             ),
             ("config", "`write_config` (corrections decided, reference from the saved statistics)"),
             ("run", "`run_segments` (MintPy subprocess without quick_overview, output streamed)"),
-            ("export", "`export_results` (4 GeoTIFFs)"),
+            ("export", "`export_results` (4 GeoTIFFs, honest std) + quality tables"),
         ]
         a_total = med([r.total for r in a])
         for key, label in stage_names:

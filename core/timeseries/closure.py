@@ -77,7 +77,7 @@ class ClosureCorrector:
         min_coherence: float = 0.3,
         max_errors: int = 3,
         max_cycles: int = 2,
-        min_pixels: int = 3,
+        min_pixels: int = 5,
         window_px: int = 5,
         support: float = 0.35,
     ) -> None:
@@ -89,6 +89,7 @@ class ClosureCorrector:
         self.min_pixels = int(min_pixels)
         self.max_open = 40  # a pattern with more open triangles is noise, not a few unwrapping errors
         self.max_candidates = 40
+        self._null_cache: Dict[bytes, Tuple[np.ndarray, np.ndarray]] = {}
         self.window_px = int(window_px)
         self.support = float(support)
         self.constants = np.zeros(len(self.tri))
@@ -122,6 +123,10 @@ class ClosureCorrector:
         """Estimate each triangle's constant from a sample ``(interferograms, pixels)`` of the grid."""
         if not self.n_triangles:
             return
+        if phase.shape[1] > 200_000:  # plenty for a constant per triangle
+            step = phase.shape[1] // 200_000 + 1
+            phase = phase[:, ::step]
+            coherence = coherence[:, ::step] if coherence is not None else None
         closure = self._closure(phase)
         usable = self._usable(phase, coherence)
         for t in range(self.n_triangles):
@@ -202,10 +207,15 @@ class ClosureCorrector:
         signs = self.signs[np.ix_(candidates, rows)].T  # (triangles, candidates)
         target = -z[rows].astype(np.float32)
         values = np.array([v for v in range(-self.max_cycles, self.max_cycles + 1) if v], dtype=np.float32)
+        # which open triangles each candidate belongs to: a correction must touch every open triangle
+        touches = self.member[np.ix_(candidates, wrong)] > 0  # (candidates, open triangles)
         for size in range(1, self.max_errors + 1):
             if size > candidates.size:
                 break
             combos = np.array(list(itertools.combinations(range(candidates.size), size)), dtype=np.int64)
+            combos = combos[touches[combos].any(axis=1).all(axis=1)]  # those touching every open triangle
+            if not len(combos):
+                continue
             assignments = np.array(list(itertools.product(values, repeat=size)), dtype=np.float32)
             found = []
             for chunk in range(0, len(combos), 256):
@@ -234,10 +244,15 @@ class ClosureCorrector:
         rows = np.nonzero(known)[0]
         c = self.signs[:, rows].T.astype(np.float64)  # (triangles, interferograms)
         target = -z[rows].astype(np.float64)
-        base = np.linalg.lstsq(c, target, rcond=None)[0]
-        _, sv, vt = np.linalg.svd(c, full_matrices=True)
-        rank = int((sv > 1e-9 * max(sv.max(), 1.0)).sum())
-        null = vt[rank:].T  # (interferograms, nullity)
+        key = known.tobytes()
+        if key not in self._null_cache:  # most patterns judge every triangle: one decomposition serves them
+            if len(self._null_cache) > 64:
+                self._null_cache.clear()
+            _, sv, vt = np.linalg.svd(c, full_matrices=True)
+            rank = int((sv > 1e-9 * max(sv.max(), 1.0)).sum())
+            self._null_cache[key] = (np.linalg.pinv(c), vt[rank:].T)
+        pinv, null = self._null_cache[key]  # null: (interferograms, nullity)
+        base = pinv @ target
         if null.shape[1] == 0:
             solution = base
         else:
@@ -247,7 +262,10 @@ class ClosureCorrector:
                 weight = 1.0 / np.maximum(np.abs(resid), 1e-4)
                 lhs = null.T @ (weight[:, None] * null)
                 rhs = -null.T @ (weight * base)
-                new = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+                try:
+                    new = np.linalg.solve(lhs + 1e-12 * np.eye(len(lhs)), rhs)
+                except np.linalg.LinAlgError:
+                    return None
                 if np.max(np.abs(new - shift)) < 1e-7:
                     shift = new
                     break

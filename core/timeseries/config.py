@@ -437,6 +437,9 @@ def write_config(
     if overridden:
         log("Your MintPy configuration overrides: " + "; ".join(overridden))
     method = cfg.get("mintpy.unwrapError.method", "no").strip().lower()
+    if method in ("no", "none", "false", "") and "mintpy.load.connCompFile" not in user:
+        # nothing in MintPy reads the connected components then: not loading them spares a dataset
+        cfg["mintpy.load.connCompFile"] = "no"
     if (
         method not in ("no", "none", "auto", "false", "")
         and cfg.get("mintpy.load.connCompFile", "no") == "no"

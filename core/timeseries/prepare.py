@@ -1010,7 +1010,7 @@ class _Quality:
     def save(self, path: Path, fingerprint: str) -> None:
         rate = np.where(self.years_sum > 0, self.phase_sum / np.maximum(self.years_sum, 1e-9), np.nan)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(
+        np.savez(  # uncompressed: noisy floats hardly compress, and this is read once
             tmp,
             fingerprint=np.array(fingerprint),
             coherence=(self.coh_sum / max(self.count, 1)).astype(np.float32),

@@ -486,7 +486,9 @@ def test_config_defaults(prepared_stack, tmp_path: Path) -> None:
     assert cfg["mintpy.load.processor"] == "hyp3"
     assert cfg["mintpy.load.unwFile"] == "inputs/*/*_unw_phase.vrt"
     assert cfg["mintpy.load.corFile"] == "inputs/*/*_corr.vrt"
-    assert cfg["mintpy.load.connCompFile"] == "inputs/*/*_conncomp.vrt"
+    # no bridging here (the derived components are one piece): MintPy need not load them
+    assert cfg["mintpy.unwrapError.method"] == "no" and cfg["mintpy.load.connCompFile"] == "no"
+    assert prepared.load_globs()["mintpy.load.connCompFile"] == "inputs/*/*_conncomp.vrt"
     assert cfg["mintpy.load.demFile"] == "inputs/*/*_dem.vrt"
     assert cfg["mintpy.load.incAngleFile"] == "inputs/*/*_lv_theta.vrt"
     assert cfg["mintpy.load.azAngleFile"] == "inputs/*/*_lv_phi.vrt"
