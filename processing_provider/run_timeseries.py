@@ -186,7 +186,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
                 QgsProcessingParameterEnum(name, label, options=list(options), defaultValue="auto", usesStaticStrings=True),
                 text,
             )
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         self.addOutput(QgsProcessingOutputFile(self.TIMESERIES, "MintPy time series (HDF5)"))
         self.addOutput(QgsProcessingOutputNumber(self.INTERFEROGRAMS, "Interferograms used"))
