@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import Qgis, QgsApplication
+from qgis.core import QgsApplication
 
 from ..core import deps
 
@@ -18,6 +18,7 @@ class InsarhubPlugin:
         self.action = None
         self.dock = None
         self.options_factory = None
+        self.deps_action = None
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS' name)
         """Register the ``insarhub`` provider (once), with or without a desktop GUI."""
@@ -45,6 +46,10 @@ class InsarhubPlugin:
         self.action.toggled.connect(self.show_dock)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)
+        from . import deps_installer
+
+        self.deps_action = deps_installer.menu_action(self.iface)  # Install packages, Set up MintPy
+        self.iface.addPluginToRasterMenu(MENU, self.deps_action)
 
         from ..ui.options import InsarhubOptionsFactory
 
@@ -53,12 +58,12 @@ class InsarhubPlugin:
         self.iface.registerOptionsWidgetFactory(self.options_factory)
 
     def notify_missing_dependencies(self) -> list[str]:
-        """Say in the message bar which packages are missing and how to install them."""
+        """Say in the message bar which packages are missing, with an "Install…" button."""
         missing = deps.missing_packages()
         if missing and self.iface is not None:
-            self.iface.messageBar().pushMessage(
-                "InSARHub", deps.missing_message(missing), level=Qgis.MessageLevel.Warning, duration=0
-            )
+            from .deps_installer import offer_install
+
+            offer_install(self.iface, missing)
         return missing
 
     def show_dock(self, visible: bool = True):
@@ -101,6 +106,13 @@ class InsarhubPlugin:
             self.iface.removeToolBarIcon(self.action)
             self.action.deleteLater()
             self.action = None
+        if self.deps_action is not None:
+            from .deps_installer import close_dialog
+
+            close_dialog()
+            self.iface.removePluginRasterMenu(MENU, self.deps_action)
+            self.deps_action.deleteLater()
+            self.deps_action = None
         if self.options_factory is not None:
             self.iface.unregisterOptionsWidgetFactory(self.options_factory)
             self.options_factory = None

@@ -58,6 +58,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
     ANNUAL_TERM = "ANNUAL_TERM"
     QUALITY_INTERFEROGRAMS = "QUALITY_INTERFEROGRAMS"
     QUALITY_DATES = "QUALITY_DATES"
+    LOS_GEOMETRY = "LOS_GEOMETRY"
 
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
@@ -194,6 +195,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             QgsProcessingOutputFile(self.QUALITY_INTERFEROGRAMS, "Quality per interferogram (CSV, in the work folder)")
         )
         self.addOutput(QgsProcessingOutputFile(self.QUALITY_DATES, "Quality per date (CSV, in the work folder)"))
+        self.addOutput(QgsProcessingOutputFile(self.LOS_GEOMETRY, "LOS geometry beside the velocity (for insarhub:decompose)"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core.mintpy_env import find_mintpy_python
@@ -289,6 +291,14 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         ifg_table, date_table = write_quality_tables(workdir, prepared, prefer_h5py=False, log=feedback.pushInfo)
         outputs[self.QUALITY_INTERFEROGRAMS] = str(ifg_table)
         outputs[self.QUALITY_DATES] = str(date_table)
+        # insarhub:decompose needs each velocity's look geometry (core/timeseries/geometry.py).
+        from ..core.timeseries.geometry import record_los_geometry
+
+        geometry = record_los_geometry(
+            workdir, prepared, written, python=interpreter.python, log=feedback.pushInfo, warn=feedback.pushWarning
+        )
+        if geometry is not None:
+            outputs[self.LOS_GEOMETRY] = str(geometry)
         points_path = self.parameterAsFileOutput(parameters, self.POINTS, context)
         if points_path:
             path, count = export_insar_explorer_points(
