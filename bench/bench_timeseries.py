@@ -1,4 +1,4 @@
-"""Issue 6: the MintPy time series, the plugin's whole path versus MintPy run by hand, and dask.
+"""Issue 6 / 17: the MintPy time series, the plugin's whole path versus MintPy run by hand, and dask.
 
 Data: one synthetic stack of HyP3 INSAR_GAMMA product zips per grid (``tests/fakes/products.py``
 ``make_stack``: 20 dates, 40 pairs, products shifted and resized by up to 2 pixels, noise, one
@@ -8,19 +8,25 @@ Timed, same process (MintPy itself always runs as a subprocess), interleaved, a 
 per run, median of ``--runs``:
 
 (a) the plugin's whole path, as ``insarhub:runtimeseries`` runs it: ``prepare_products`` (find the
-    zips, check, clip onto one common grid) + ``write_config`` (incl. the automatic reference
-    pixel) + ``run_smallbaseline`` (``python -m mintpy.cli.smallbaselineApp`` as a cancellable
-    subprocess, output streamed) + ``export_results`` (velocity, its std, temporal coherence,
-    displacement GeoTIFFs);
-(b) plain MintPy by hand on the same, already clipped inputs (those (a)'s ``prepare_products``
-    wrote, copied into the fresh folder untimed) with a minimal hand-written cfg holding the same
-    processing options and the same reference pixel: ``subprocess.run([python, "-m",
-    "mintpy.cli.smallbaselineApp", cfg, "--dir", folder])``, output to a log file;
+    zips, check them, present them on one common grid as windows - GDAL VRTs over the zipped GeoTIFFs,
+    no copies - reading every window once for validation, the stack statistics and the phase-closure
+    unwrapping-error correction) + ``write_config`` (the corrections decided from the stack, the
+    automatic reference pixel) + ``run_segments`` (``python -m mintpy.cli.smallbaselineApp`` as a
+    cancellable subprocess, output streamed, without the ``quick_overview`` diagnostic) +
+    ``export_results`` (velocity, its std, temporal coherence, displacement GeoTIFFs) +
+    ``write_quality_tables``;
+(b) plain MintPy by hand on the same products clipped by hand to the common grid (GeoTIFFs written
+    untimed from (a)'s windows, uncorrected, as a user must: MintPy drops interferograms of another
+    size), with a
+    hand-written cfg holding the same processing options as (a)'s (unwrapping-error method, DEM-error
+    correction, time function, reference point, memory) and every step:
+    ``subprocess.run([python, "-m", "mintpy.cli.smallbaselineApp", cfg, "--dir", folder])``;
 (c) (a) with ``COMPUTE_CLUSTER local`` and 2 dask workers (``write_config(compute_cluster="local",
     workers=2)``) against ``none`` (the (a) runs).
 
-The velocities of (a), (b) and (c) are compared (same numbers expected). CPU seconds of MintPy
-come from ``getrusage(RUSAGE_CHILDREN)`` (the subprocess and the dask workers it waits for).
+Also measured: the bytes (a)'s preparation writes into the work folder, against what MintPy writes.
+The velocities of (a), (b) and (c) are compared. CPU seconds of MintPy come from
+``getrusage(RUSAGE_CHILDREN)`` (the subprocess and the dask workers it waits for).
 Run: ``.venv/bin/python bench/bench_timeseries.py`` (about 4 minutes on 2 cores).
 """
 
@@ -44,17 +50,22 @@ import _common  # noqa: E402
 
 NAME = "bench_timeseries"
 OUTPUTS = ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT")
-# What the plugin's write_config sets besides load globs, cluster and reference (core/timeseries/config.py);
-# the hand-written cfg uses the same processing options so that both run the same MintPy work.
-HAND_OPTIONS = {
-    "mintpy.troposphericDelay.method": "no",
-    "mintpy.deramp": "no",
-    "mintpy.topographicResidual": "no",
-    "mintpy.geocode": "no",
-    "mintpy.save.kmz": "no",
-    "mintpy.save.hdfEos5": "no",
-    "mintpy.plot": "no",
-}
+# What the plugin's write_config sets that the hand-written cfg copies (same MintPy work in both paths).
+HAND_KEYS = (
+    "mintpy.troposphericDelay.method",
+    "mintpy.deramp",
+    "mintpy.topographicResidual",
+    "mintpy.unwrapError.method",
+    "mintpy.timeFunc.polynomial",
+    "mintpy.timeFunc.periodic",
+    "mintpy.reference.date",
+    "mintpy.reference.yx",
+    "mintpy.compute.maxMemory",
+    "mintpy.geocode",
+    "mintpy.save.kmz",
+    "mintpy.save.hdfEos5",
+    "mintpy.plot",
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,6 +94,8 @@ class Run:
     steps: dict[str, float] = field(default_factory=dict)  # MintPy step -> seconds
     cpu: float = 0.0  # CPU seconds of MintPy (and its dask workers)
     velocity: Any = None
+    prepare_bytes: int = 0  # what the preparation wrote into the work folder
+    mintpy_bytes: int = 0  # what MintPy wrote into the work folder
 
 
 def read_velocity(workdir: Path) -> Any:
@@ -98,9 +111,10 @@ def plugin_path(download: Path, work: Path, python: str, cluster: str = "none") 
     from insarhub_qgis.core.timeseries import (
         export_results,
         prepare_products,
-        run_smallbaseline,
+        run_segments,
         write_config,
     )
+    from insarhub_qgis.core.timeseries.export import write_quality_tables
 
     stages: dict[str, float] = {}
     marks: list[tuple[str, float]] = []
@@ -110,33 +124,68 @@ def plugin_path(download: Path, work: Path, python: str, cluster: str = "none") 
     cfg = write_config(prepared, work, compute_cluster=cluster, workers=2 if cluster != "none" else None)
     t2 = time.perf_counter()
     cpu0 = children_cpu()
-    run_smallbaseline(
-        cfg, work, python, progress=lambda i, n, step: marks.append((step, time.perf_counter()))
-    )
+    run_segments(cfg, work, python, progress=lambda i, n, step: marks.append((step, time.perf_counter())))
     t3 = time.perf_counter()
     cpu = children_cpu() - cpu0
     export_results(work, {key: work / "export" / f"{key.lower()}.tif" for key in OUTPUTS}, prepared)
+    write_quality_tables(work, prepared)
     t4 = time.perf_counter()
     stages = {"prepare": t1 - started, "config": t2 - t1, "run": t3 - t2, "export": t4 - t3}
     marks.append(("end", t3))
     steps = {step: end - begin for (step, begin), (_, end) in zip(marks, marks[1:])}
-    return Run(t4 - started, stages, steps, cpu, read_velocity(work))
+    mintpy_bytes = tree_bytes(work) - tree_bytes(work / "export") - prepared.bytes_written
+    run = Run(t4 - started, stages, steps, cpu, read_velocity(work), prepared.bytes_written, mintpy_bytes)
+    return run
 
 
-def hand_cfg(globs: dict[str, str], reference_yx: str) -> str:
+def hand_cfg(plugin_cfg: dict[str, str], conncomp: bool) -> str:
     lines = [
-        "# written by hand: plain MintPy on already clipped HyP3 products",
+        "# written by hand: plain MintPy on HyP3 products clipped by hand, the plugin's processing options",
         "mintpy.load.processor = hyp3",
     ]
-    lines += [f"{key} = {value}" for key, value in globs.items()]
-    lines.append(f"mintpy.reference.yx = {reference_yx}")
-    lines += [f"{key} = {value}" for key, value in HAND_OPTIONS.items()]
+    for key, suffix in (
+        ("unwFile", "unw_phase"),
+        ("corFile", "corr"),
+        ("demFile", "dem"),
+        ("incAngleFile", "lv_theta"),
+        ("azAngleFile", "lv_phi"),
+        ("waterMaskFile", "water_mask"),
+    ):
+        lines.append(f"mintpy.load.{key} = inputs/*/*_{suffix}.tif")
+    if conncomp:
+        lines.append("mintpy.load.connCompFile = inputs/*/*_conncomp.tif")
+    lines += [f"{key} = {plugin_cfg[key]}" for key in HAND_KEYS if key in plugin_cfg]
     return "\n".join(lines) + "\n"
+
+
+def clip_by_hand(prepared: Any, clipped: Path) -> None:
+    """GeoTIFFs of the prepared windows (of the products as they are, before any phase-closure correction):
+    the products as a user clips them for plain MintPy. Untimed."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    for product in prepared.products:
+        folder = clipped / product.name
+        folder.mkdir(parents=True)
+        shutil.copy(product.folder / f"{product.name}.txt", folder)
+        for suffix in product.suffixes:
+            source = product.raster(suffix)
+            original = product.folder / f"{product.name}_{suffix}.original.vrt"
+            gdal.Translate(
+                str(folder / f"{product.name}_{suffix}.tif"),
+                str(original if original.is_file() else source),
+                creationOptions=["COMPRESS=DEFLATE", "TILED=YES"],
+            )
+
+
+def tree_bytes(folder: Path, exclude: tuple[str, ...] = ()) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.name.endswith(exclude))
 
 
 def plain_mintpy(clipped: Path, folder: Path, cfg_text: str, python: str) -> Run:
     """(b): copy the clipped inputs (untimed), then time smallbaselineApp as a plain subprocess."""
     shutil.copytree(clipped, folder / "inputs")
+    inputs_bytes = tree_bytes(folder)
     cfg = folder / "plain.cfg"
     cfg.write_text(cfg_text)
     cpu0 = children_cpu()
@@ -155,7 +204,8 @@ def plain_mintpy(clipped: Path, folder: Path, cfg_text: str, python: str) -> Run
     if done.returncode != 0:
         tail = (folder / "mintpy-plain.log").read_text().splitlines()[-15:]
         raise RuntimeError("plain MintPy failed:\n" + "\n".join(tail))
-    return Run(seconds, {"run": seconds}, {}, cpu, read_velocity(folder))
+    written = tree_bytes(folder, (".rsc",)) - inputs_bytes
+    return Run(seconds, {"run": seconds}, {}, cpu, read_velocity(folder), 0, written)
 
 
 @dataclass
@@ -182,13 +232,13 @@ def bench_grid(args: argparse.Namespace, tmp: Path, width: int, height: int, pyt
         f"  stack {label}: {args.pairs} products written in {time.perf_counter() - started:.1f} s", flush=True
     )
 
-    # untimed: the clipped inputs and the reference pixel for the hand-run MintPy
+    # untimed: the inputs clipped by hand and the plugin's processing options for the hand-run MintPy
     reference = base / "reference"
     prepared = prepare_products(download, reference)
     cfg = read_cfg(write_config(prepared, reference))
     clipped = base / "clipped"
-    shutil.copytree(reference / "inputs", clipped)
-    cfg_text = hand_cfg(prepared.load_globs(), cfg["mintpy.reference.yx"])
+    clip_by_hand(prepared, clipped)
+    cfg_text = hand_cfg(cfg, conncomp=cfg.get("mintpy.unwrapError.method", "no") != "no")
     grid_text = f"{prepared.grid.width} x {prepared.grid.height}"
 
     # untimed warm-up (file cache of the Python modules MintPy imports)
@@ -242,10 +292,13 @@ def report(args: argparse.Namespace, results: list[GridResult]) -> str:
                 ]
             )
         stage_names = [
-            ("prepare", "`prepare_products` (find, check, unpack + clip 40 zips)"),
-            ("config", "`write_config` (incl. `choose_reference`: reads every clipped raster)"),
-            ("run", "`run_smallbaseline` (MintPy subprocess, output streamed)"),
-            ("export", "`export_results` (4 GeoTIFFs)"),
+            (
+                "prepare",
+                "`prepare_products` (find, check, windows of 40 zips; every window read once; closure)",
+            ),
+            ("config", "`write_config` (corrections decided, reference from the saved statistics)"),
+            ("run", "`run_segments` (MintPy subprocess without quick_overview, output streamed)"),
+            ("export", "`export_results` (4 GeoTIFFs, honest std) + quality tables"),
         ]
         a_total = med([r.total for r in a])
         for key, label in stage_names:
@@ -255,7 +308,7 @@ def report(args: argparse.Namespace, results: list[GridResult]) -> str:
         breakdown.append(
             [
                 where,
-                "of which: `run_smallbaseline` minus (b) (wrapper; same MintPy work; < 0 = noise)",
+                "of which: `run_segments` minus (b) (wrapper, no quick_overview, VRT inputs; < 0 = faster)",
                 sec(run_a - plain),
                 f"{(run_a - plain) / a_total:.0%}",
             ]
@@ -274,7 +327,7 @@ def report(args: argparse.Namespace, results: list[GridResult]) -> str:
 
         for label, none_value, local_value in (
             ("whole plugin path", a_total, med([r.total for r in c])),
-            ("`run_smallbaseline` (all MintPy steps)", run_a, med([r.stages["run"] for r in c])),
+            ("`run_segments` (all MintPy steps)", run_a, med([r.stages["run"] for r in c])),
             ("MintPy step `invert_network`", step(a, "invert_network"), step(c, "invert_network")),
         ):
             dask_rows.append(
@@ -287,6 +340,15 @@ def report(args: argparse.Namespace, results: list[GridResult]) -> str:
                 sec(med([r.cpu for r in a])),
                 sec(med([r.cpu for r in c])),
                 f"{med([r.cpu for r in c]) / med([r.cpu for r in a]):.2f}",
+            ]
+        )
+        breakdown.append(
+            [
+                where,
+                "bytes written: (a)'s preparation / MintPy in (a) / MintPy in (b)",
+                f"{med([r.prepare_bytes for r in a]) / 1024:.0f} KiB / "
+                f"{med([r.mintpy_bytes for r in a]) / 2**20:.1f} MiB / {med([r.mintpy_bytes for r in b]) / 2**20:.1f} MiB",
+                "",
             ]
         )
         ref = a[0].velocity
@@ -302,7 +364,8 @@ def report(args: argparse.Namespace, results: list[GridResult]) -> str:
     return "\n".join(
         [
             f"Synthetic stacks of {args.pairs} INSAR_GAMMA product zips over {args.dates} dates (products "
-            "shifted/resized by up to 2 px; grid = scene columns x rows, then the clipped common grid). "
+            "shifted/resized by up to 2 px; grid = scene columns x rows, then the common grid). (b) runs the "
+            "options (a) decided, on GeoTIFFs clipped by hand. "
             f"Fresh work folder per run; runs interleaved; median of {args.runs}. MintPy runs as a subprocess "
             "of this process in every path.",
             "",
@@ -375,7 +438,7 @@ def main() -> int:
             "h5py": h5py.__version__,
             "numpy": numpy.__version__,
         }
-        path = _common.write_result(NAME, "Benchmark: MintPy time series (issue 6)", body, versions)
+        path = _common.write_result(NAME, "Benchmark: MintPy time series (issues 6, 17)", body, versions)
         print(f"\nWritten {path.relative_to(_common.ROOT)}")
     return 0
 

@@ -11,10 +11,14 @@ Acquisitions
     have in common (same full burst ids, in burst-id order).
 
 Perpendicular baselines
-    From :mod:`.baselines` (asf_search's own calculation, middle-date reference per stack).
-    In multi-burst tracks every burst id is measured against the same reference date and
-    an acquisition's baseline is the mean of its bursts'. Footprints without state vectors
-    are left out and reported by name in :attr:`Network.excluded`.
+    From the orbits (:mod:`.baselines`: Hermite-interpolated state vectors, zero Doppler on the
+    scene centre, the component perpendicular to the line of sight). An acquisition's value (for
+    ordering, limits and the plot) is its pairwise baseline against the stack's middle date; a
+    pair's ``perp_baseline_m`` is computed from the pair's own two orbits (the mean over the bursts
+    they share in multi-burst tracks), so it depends on no reference scene. In multi-burst tracks
+    every burst id is measured against the same reference date and an acquisition's baseline is
+    the mean of its bursts'. Footprints without state vectors are left out and reported by name in
+    :attr:`Network.excluded`.
 
 Edges
     Each acquisition connects to its ``neighbours`` nearest *later* acquisitions that
@@ -62,7 +66,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from .baselines import acquisition_date, stack_baselines
+from .baselines import Orbit, acquisition_date, perpendicular_baseline_m, stack_baselines
 from .errors import CancelledError, InputError
 from .records import stack_id
 from .stacks import parse_months
@@ -107,6 +111,7 @@ class Granule:
     name: str
     key: str
     footprint: BaseGeometry | None = None
+    orbit: Orbit | None = None  # its orbit state, for pairwise perpendicular baselines
 
 
 @dataclass
@@ -463,7 +468,9 @@ def acquisitions_from_products(
             by_date.setdefault(acquisition_date(product), []).append(product)
         for date in sorted(by_date):
             kept, merged = _pick(by_date[date], polarization)
-            granule = Granule(_name(kept), _burst_id(kept) or stack, _footprint(kept))
+            granule = Granule(
+                _name(kept), _burst_id(kept) or stack, _footprint(kept), baselines.orbits.get(_name(kept))
+            )
             result.acquisitions.append(
                 Acquisition(stack, date, (granule,), baselines.perp_baseline_m[_name(kept)], merged)
             )
@@ -509,11 +516,13 @@ def _add_track(track: str, members: list[Any], result: AcquisitionSet) -> None:
     polarization = _common_polarization(members)
 
     # Measure every burst id against the same date; align the rare burst id that lacks it.
+    orbits: dict[str, Orbit] = {}
     track_perp: dict[dt.date, list[float]] = {}
     kept: dict[dt.date, dict[str, tuple[Any, tuple[str, ...], float]]] = {}
     measured = []
     for burst_id, group in by_burst.items():
         baselines = stack_baselines(group, reference=reference_date, stack=burst_id)
+        orbits.update(baselines.orbits)
         measured.append((baselines.reference_date != reference_date, -len(group), burst_id, group, baselines))
     for _late, _size, burst_id, group, baselines in sorted(measured, key=lambda m: m[:3]):
         by_date: dict[dt.date, list[Any]] = {}
@@ -542,7 +551,10 @@ def _add_track(track: str, members: list[Any], result: AcquisitionSet) -> None:
             kept.setdefault(date, {})[burst_id] = (product, merged, perp + offset)
     for date in sorted(kept):
         bursts = kept[date]
-        granules = tuple(Granule(_name(bursts[b][0]), b, _footprint(bursts[b][0])) for b in sorted(bursts))
+        granules = tuple(
+            Granule(_name(bursts[b][0]), b, _footprint(bursts[b][0]), orbits.get(_name(bursts[b][0])))
+            for b in sorted(bursts)
+        )
         merged = tuple(sorted(n for b in bursts for n in bursts[b][1]))
         perp = float(np.mean([bursts[b][2] for b in bursts]))
         result.acquisitions.append(Acquisition(track, date, granules, perp, merged))
@@ -758,6 +770,16 @@ class _StackBuilder:
             result.append(Component(self.stack, dates[0], dates[-1], len(dates)))
         return sorted(result, key=lambda c: (c.first_date, c.last_date))
 
+    def pair_perp_baseline(self, i: int, j: int, keys: frozenset[str]) -> float:
+        """The pair's perpendicular baseline (m) from its own two orbits: the mean over the shared bursts;
+        the difference of the acquisitions' values where an orbit is missing."""
+        ref = {g.key: g.orbit for g in self.acqs[i].granules if g.key in keys}
+        sec = {g.key: g.orbit for g in self.acqs[j].granules if g.key in keys}
+        shared = [k for k in ref if k in sec and ref[k] is not None and sec[k] is not None]
+        if not shared:
+            return round(float(self.b[j] - self.b[i]), 2)
+        return round(float(np.mean([perpendicular_baseline_m(ref[k], sec[k]) for k in shared])), 2)
+
     def pairs(self) -> list[Pair]:
         footprints: dict[tuple[int, frozenset[str]], BaseGeometry | None] = {}
 
@@ -788,7 +810,7 @@ class _StackBuilder:
                     reference_date=self.acqs[i].date,
                     secondary_date=self.acqs[j].date,
                     temporal_baseline_days=int(self.t[j] - self.t[i]),
-                    perp_baseline_m=round(float(self.b[j] - self.b[i]), 3),
+                    perp_baseline_m=self.pair_perp_baseline(i, j, keys),
                     bridge=bridge,
                     geometry=geometry,
                 )

@@ -102,3 +102,51 @@ def test_bad_inputs_are_explained(stack, tmp_path, case):
     expected = {"empty": "no HyP3", "single": "at least 3", "no-mintpy": "/usr/bin/python3"}[case]
     assert expected.lower() in output.lower(), output[-3000:]
     assert not (tmp_path / "v.tif").exists()
+
+
+def test_quality_tables_and_corrections_are_reported(stack, run):
+    done, results, outputs, out = run
+    assert done.returncode == 0
+    import csv
+
+    rows = list(csv.DictReader(open(results["QUALITY_INTERFEROGRAMS"], encoding="utf-8")))
+    assert len([r for r in rows if r["excluded"] == "no"]) == len(stack.pairs)
+    assert any(stack.broken[0].path.name.split(".")[0] == r["product"] for r in rows)  # skipped, with its reason
+    fixed = {(r["reference_date"], r["secondary_date"]) for r in rows if r["closure_corrected_px"] not in ("", "0")}
+    assert fixed == {(f"{a:%Y%m%d}", f"{b:%Y%m%d}") for a, b in stack.unwrap_error_pairs}
+    dates = list(csv.DictReader(open(results["QUALITY_DATES"], encoding="utf-8")))
+    assert len(dates) == len(stack.dates)
+    assert "Topographic residual (DEM error) correction: on" in done.stdout
+    assert "MintPy used all" in done.stdout or "MintPy left" in done.stdout
+    velocity = gdal.Open(str(outputs["VELOCITY"]))
+    assert velocity.GetMetadataItem("UNWRAP_ERROR_CORRECTION").startswith("phase closure")
+
+
+def test_a_gamma_product_among_bursts_is_refused_by_name(tmp_path):
+    folder = tmp_path / "products"
+    grid = Grid(width=30, height=24)
+    burst = make_stack(folder, n_dates=5, n_pairs=8, grid=grid, seed=2, job_type="INSAR_ISCE_BURST", unwrap_error_pairs=0)
+    from fakes.products import make_product
+
+    odd = make_product(folder, burst.dates[0], burst.dates[1], grid=grid, seed=9)  # INSAR_GAMMA, same pair
+    done, _ = run_algorithm(
+        "insarhub:runtimeseries",
+        {"PRODUCTS_FOLDER": folder, "WORKDIR": tmp_path / "mintpy", "VELOCITY": tmp_path / "v.tif"},
+        env=clean_env(),
+    )
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert odd.stem in text.split("The odd ones out:")[1] and "PRODUCT_KIND" in text
+    # and the kind asked for is used, the other named as skipped
+    done, results = run_algorithm(
+        "insarhub:runtimeseries",
+        {
+            "PRODUCTS_FOLDER": folder,
+            "WORKDIR": tmp_path / "mintpy2",
+            "PRODUCT_KIND": "INSAR_ISCE_BURST",
+            "VELOCITY": tmp_path / "v2.tif",
+        },
+        env=clean_env(),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert results["INTERFEROGRAMS"] == 8 and odd.stem in done.stdout + done.stderr

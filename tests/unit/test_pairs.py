@@ -105,7 +105,9 @@ def _fingerprint(network: pairs.Network) -> list[tuple]:
 # ------------------------------------------------------------------------------------------- baselines
 
 
-def test_burst_baselines_match_asf_within_5_m(burst_items, burst_products):
+def test_burst_baselines_follow_asf_loosely(burst_items, burst_products):
+    # The orbit geometry itself is tested against an independent calculation in test_baselines.py; ASF's
+    # published values (whole metres, linear interpolation, another reference) are a loose oracle.
     asf = _asf(burst_items)
     result = baselines.stack_baselines(burst_products)
     assert result.stack == "174_372326_IW3" and not result.excluded
@@ -117,25 +119,22 @@ def test_burst_baselines_match_asf_within_5_m(burst_items, burst_products):
     asf_reference = _asf_reference(burst_items)
     zero = result.perp_baseline_m[asf_reference]
     differences = [abs(result.perp_baseline_m[n] - zero - p["perpendicularBaseline"]) for n, p in asf.items()]
-    assert max(differences) <= 5
+    assert np.median(differences) < 3 and max(differences) < 15
     shift = result.temporal_baseline_days[asf_reference]
     assert all(result.temporal_baseline_days[n] - shift == p["temporalBaseline"] for n, p in asf.items())
-    # asf_search wrote into copies, not into the caller's products.
     assert "perpendicularBaseline" not in burst_products[0].properties
 
 
-def test_slc_baselines_with_asf_reference_are_asf_values(burst_items):
+def test_slc_baselines_follow_asf_and_the_reference_only_shifts_them(burst_items):
     items = _items(SLC_STACK)
     products = _products(items)
     asf = _asf(items)
     same = baselines.stack_baselines(products, reference=_asf_reference(items))
-    assert same.perp_baseline_m == {n: p["perpendicularBaseline"] for n, p in asf.items()}
+    assert all(abs(same.perp_baseline_m[n] - p["perpendicularBaseline"]) <= 2.5 for n, p in asf.items())
     middle = baselines.stack_baselines(products)
     assert middle.reference_date == dt.date(2021, 1, 14)
     zero = middle.perp_baseline_m[_asf_reference(items)]
-    assert all(
-        abs(middle.perp_baseline_m[n] - zero - p["perpendicularBaseline"]) <= 5 for n, p in asf.items()
-    )
+    assert all(abs(middle.perp_baseline_m[n] - zero - same.perp_baseline_m[n]) <= 0.05 for n in asf)
     with pytest.raises(InputError, match="not in stack P94_F210"):
         baselines.stack_baselines(products, reference="S1A_NOT_A_SCENE")
 
@@ -413,3 +412,16 @@ def test_synthetic_stack_of_1000_acquisitions(tmp_path):
     assert max(d for _, d in _graph(network, "SYN").degree) <= 6
     seasonal = pairs.build_network(_synthetic(1000, seed=1), _params(months="4-9"))
     assert seasonal.is_connected()
+
+
+def test_pair_baselines_are_the_pairs_own(burst_products, burst_acquisitions):
+    """A pair's perpendicular baseline comes from its own two orbits, not from a reference scene."""
+    network = pairs.build_network(burst_acquisitions.acquisitions, _params(neighbours=2))
+    orbits = {p.properties["sceneName"]: baselines.orbit_of(p) for p in burst_products}
+    by_date = {a.date: a.perp_baseline_m for a in burst_acquisitions.acquisitions}
+    assert len(network.pairs) > 100
+    for pair in network.pairs:
+        own = baselines.perpendicular_baseline_m(orbits[pair.reference], orbits[pair.secondary])
+        assert pair.perp_baseline_m == round(own, 2)
+        # the acquisitions' values (against the middle date) differ from it by centimetres only
+        assert abs(pair.perp_baseline_m - (by_date[pair.secondary_date] - by_date[pair.reference_date])) < 0.1
