@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterPoint,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
 )
 
 from . import raster_styling
@@ -29,6 +30,8 @@ from .settings import read_settings
 
 CLUSTERS = ("none", "local", "slurm", "pbs")
 RASTER_OUTPUTS = ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT")
+UNWRAP_CHOICES = ("auto", "closure", "bridging", "no")
+CHOICES = ("auto", "yes", "no")
 
 
 class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
@@ -49,6 +52,12 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
     MIN_TEMPORAL_COHERENCE = "MIN_TEMPORAL_COHERENCE"
     TIMESERIES = "TIMESERIES"
     INTERFEROGRAMS = "INTERFEROGRAMS"
+    PRODUCT_KIND = "PRODUCT_KIND"
+    UNWRAP_ERROR_CORRECTION = "UNWRAP_ERROR_CORRECTION"
+    DEM_ERROR_CORRECTION = "DEM_ERROR_CORRECTION"
+    ANNUAL_TERM = "ANNUAL_TERM"
+    QUALITY_INTERFEROGRAMS = "QUALITY_INTERFEROGRAMS"
+    QUALITY_DATES = "QUALITY_DATES"
 
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
@@ -140,8 +149,51 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         )
         min_coherence.setFlags(min_coherence.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(min_coherence)
+        kind = with_help(
+            QgsProcessingParameterString(self.PRODUCT_KIND, "Use only products of this kind", optional=True),
+            "A time series needs products of one kind (job type, burst or burst set, track, pixel size, "
+            "polarisation); a folder mixing kinds is refused, naming the odd products and the kinds found "
+            "(e.g. INSAR_ISCE_BURST/056072_IW2/ASC027/INT80/VV). Give a kind, or a part of it that names one "
+            "kind (INSAR_GAMMA, 056072_IW2...), to use only those products; the others are listed as skipped.",
+        )
+        self.addParameter(kind)
+        for name, label, options, text in (
+            (
+                self.UNWRAP_ERROR_CORRECTION,
+                "Unwrapping-error correction",
+                UNWRAP_CHOICES,
+                "auto: pixel by pixel from the phase closure of the network's triangles (while preparing), then "
+                "MintPy's bridging where connected components can be offset; closure or bridging: only that; "
+                "no: none. Which ran, and how many pixels and interferograms it changed, is logged and in the "
+                "quality table.",
+            ),
+            (
+                self.DEM_ERROR_CORRECTION,
+                "Topographic residual (DEM error) correction",
+                CHOICES,
+                "auto: on when the stack can tell a DEM error from motion (at least 10 dates, perpendicular "
+                "baselines spread by 5 m or more and not following time); yes / no force it.",
+            ),
+            (
+                self.ANNUAL_TERM,
+                "Annual (seasonal) term",
+                CHOICES,
+                "auto: fitted with the velocity when the stack spans at least two years (the velocity is then "
+                "free of seasonal motion); yes / no force it.",
+            ),
+        ):
+            parameter = with_help(
+                QgsProcessingParameterEnum(name, label, options=list(options), defaultValue="auto", usesStaticStrings=True),
+                text,
+            )
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
         self.addOutput(QgsProcessingOutputFile(self.TIMESERIES, "MintPy time series (HDF5)"))
         self.addOutput(QgsProcessingOutputNumber(self.INTERFEROGRAMS, "Interferograms used"))
+        self.addOutput(
+            QgsProcessingOutputFile(self.QUALITY_INTERFEROGRAMS, "Quality per interferogram (CSV, in the work folder)")
+        )
+        self.addOutput(QgsProcessingOutputFile(self.QUALITY_DATES, "Quality per date (CSV, in the work folder)"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core.mintpy_env import find_mintpy_python
@@ -149,9 +201,10 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             export_insar_explorer_points,
             export_results,
             prepare_products,
-            run_smallbaseline,
+            run_segments,
             write_config,
         )
+        from ..core.timeseries.export import write_quality_tables
 
         products = self.parameterAsFile(parameters, self.PRODUCTS_FOLDER, context)
         if not products or not Path(products).is_dir():
@@ -172,12 +225,15 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
                 crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
                 extent = (*extent_wgs84(rect, crs, context), "EPSG:4326")
 
-        feedback.setProgressText("Preparing the products (common grid, clipping)")
+        unwrap = self.parameterAsEnumString(parameters, self.UNWRAP_ERROR_CORRECTION, context) or "auto"
+        feedback.setProgressText("Preparing the products (common grid, windows, unwrapping errors)")
         prepared = prepare_products(
             products,
             workdir,
             aoi_wkt_wgs84=aoi_wkt,
             extent=extent,
+            product_kind=self.parameterAsString(parameters, self.PRODUCT_KIND, context) or None,
+            unwrap_correction=unwrap in ("auto", "closure"),
             log=feedback.pushInfo,
             warn=feedback.pushWarning,
             progress=lambda percent: feedback.setProgress(0.2 * percent),
@@ -205,12 +261,15 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             tropospheric_correction=self.parameterAsBool(parameters, self.TROPOSPHERIC_CORRECTION, context),
             user_cfg_path=self.parameterAsFile(parameters, self.MINTPY_CONFIG, context) or None,
             log=feedback.pushInfo,
+            unwrap_error_correction="bridging" if unwrap in ("auto", "bridging") else "no",
+            dem_error_correction=self.parameterAsEnumString(parameters, self.DEM_ERROR_CORRECTION, context) or "auto",
+            annual_term=self.parameterAsEnumString(parameters, self.ANNUAL_TERM, context) or "auto",
         )
 
         def step(index: int, count: int, name: str) -> None:
             feedback.setProgressText(f"MintPy step {index + 1}/{count}: {name}")
 
-        run_smallbaseline(
+        run_segments(
             cfg,
             workdir,
             interpreter.python,
@@ -227,6 +286,9 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         outputs: dict[str, Any] = {key: written[key] for key in RASTER_OUTPUTS if written.get(key)}
         outputs[self.TIMESERIES] = str(written["TIMESERIES"])
         outputs[self.INTERFEROGRAMS] = len(prepared.pairs)
+        ifg_table, date_table = write_quality_tables(workdir, prepared, prefer_h5py=False, log=feedback.pushInfo)
+        outputs[self.QUALITY_INTERFEROGRAMS] = str(ifg_table)
+        outputs[self.QUALITY_DATES] = str(date_table)
         points_path = self.parameterAsFileOutput(parameters, self.POINTS, context)
         if points_path:
             path, count = export_insar_explorer_points(

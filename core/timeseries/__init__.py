@@ -2,11 +2,12 @@
 
 The four stages, each usable on its own from plain Python (no ``qgis`` import):
 
-* :mod:`.prepare` - find, check and unpack products, clip them onto one common pixel grid in the
-  work folder (what MintPy needs to load them correctly);
+* :mod:`.prepare` - find and check products, present them on one common pixel grid in the work folder
+  as windows (VRTs, no copies), correct unwrapping errors from phase closure (:mod:`.closure`);
 * :mod:`.config` - write the MintPy configuration (offline defaults, reference pixel, dask cluster,
-  the user's own overrides);
-* :mod:`.run` - run ``smallbaselineApp`` as a cancellable subprocess with per-step progress;
+  the corrections :mod:`.science` decides from the stack, the user's own overrides);
+* :mod:`.run` - run ``smallbaselineApp`` as a cancellable subprocess with per-step progress
+  (:func:`.science.run_segments`: without its ``quick_overview`` diagnostic);
 * :mod:`.export` - GeoTIFFs (velocity, its standard deviation, temporal coherence, displacement) and an
   InSAR Explorer point layer.
 """
@@ -25,6 +26,7 @@ from .prepare import (
     prepare_products,
 )
 from .run import MINTPY_STEPS, MintpyRunError, RunResult, run_smallbaseline
+from .science import Science, run_segments
 
 __all__ = [
     "CONFIG_NAME",
@@ -34,6 +36,7 @@ __all__ = [
     "PreparedGrid",
     "PreparedProduct",
     "RunResult",
+    "Science",
     "SkippedProduct",
     "choose_reference",
     "export_insar_explorer_points",
@@ -43,6 +46,7 @@ __all__ = [
     "parse_product_name",
     "prepare_products",
     "reference_from_point",
+    "run_segments",
     "run_smallbaseline",
     "write_config",
 ]

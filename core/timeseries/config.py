@@ -1,7 +1,8 @@
 """The MintPy ``smallbaselineApp`` configuration for prepared HyP3 products.
 
-Defaults work offline and in a plain environment: no weather-model download, no ramp or DEM-error
-correction, no plots, no Google Earth / HDF-EOS5 export. The reference pixel is always pinned
+Defaults work offline and in a plain environment: no weather-model download, no ramp removal, no plots,
+no Google Earth / HDF-EOS5 export; unwrapping-error correction, the topographic residual (DEM error) and an
+annual term as :mod:`.science` decides from the stack. The reference pixel is always pinned
 (``mintpy.reference.yx``) because MintPy's automatic choice is a random coherent pixel: a user's point,
 or else :func:`choose_reference`. A user's own ``.cfg`` overrides any key.
 """
@@ -15,7 +16,7 @@ from typing import Callable, Dict, Mapping, Sequence, Tuple
 import numpy as np
 
 from ..errors import ConfigurationError, InputError
-from .prepare import Prepared, _gdal_errors, _srs
+from .prepare import Prepared, _gdal_errors, _srs, load_quality
 
 #: File name of the configuration :func:`write_config` writes into the work folder. Not
 #: ``smallbaselineApp.cfg``: MintPy keeps its own full template under that name there.
@@ -40,6 +41,16 @@ def _read_band(path: Path) -> np.ndarray:
     return data
 
 
+def _read_pixel(path: Path, row: int, col: int) -> float:
+    from osgeo import gdal
+
+    with _gdal_errors():
+        ds = gdal.Open(str(path))
+        value = float(ds.GetRasterBand(1).ReadAsArray(col, row, 1, 1)[0, 0])
+        ds = None
+    return value
+
+
 def _box_mean(values: np.ndarray, half: int) -> np.ndarray:
     """Mean over a ``(2 half + 1)``-pixel square window (edges: over the part inside the array)."""
     if half <= 0:
@@ -56,13 +67,20 @@ def _box_mean(values: np.ndarray, half: int) -> np.ndarray:
     return window_sum(padded) / window_sum(ones)
 
 
-def stack_quality(prepared: Prepared) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stack_quality(prepared: Prepared, in_conncomp: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(average coherence, valid in every interferogram, stacked phase rate in rad/year)`` on the grid.
 
     The rate is a quick stack (sum of phases over sum of time spans) of the interferograms, each first
     shifted by its own median (unwrapped phase has an arbitrary constant): a rough deformation-rate map
     relative to the scene's typical pixel, good enough to tell stable ground from moving ground.
+    :func:`~.prepare.prepare_products` gathers these while it reads every window once; they are only
+    computed here (reading every window again) when its saved statistics are missing. ``in_conncomp``:
+    "valid" also requires a non-zero connected component in every interferogram (where MintPy's
+    unwrapping-error bridging needs its reference point).
     """
+    saved = load_quality(prepared, in_conncomp)
+    if saved is not None:
+        return saved
     shape = prepared.grid.shape
     coh_sum = np.zeros(shape, dtype=np.float64)
     phase_sum = np.zeros(shape, dtype=np.float64)
@@ -72,6 +90,8 @@ def stack_quality(prepared: Prepared) -> Tuple[np.ndarray, np.ndarray, np.ndarra
         phase = _read_band(product.raster("unw_phase"))
         coh = _read_band(product.raster("corr"))
         ok = np.isfinite(phase) & (phase != 0.0) & np.isfinite(coh) & (coh > 0.0)
+        if in_conncomp and "conncomp" in product.suffixes:
+            ok &= _read_band(product.raster("conncomp")) > 0
         valid &= ok
         coh_sum += np.where(ok, coh, 0.0)
         if ok.any():
@@ -94,7 +114,12 @@ def _background(values: np.ndarray) -> float:
 
 
 def choose_reference(
-    prepared: Prepared, *, window_px: int = 5, stable_percent: float = 10.0, log: Log = _noop
+    prepared: Prepared,
+    *,
+    window_px: int = 5,
+    stable_percent: float = 10.0,
+    log: Log = _noop,
+    in_conncomp: bool = False,
 ) -> Tuple[int, int]:
     """A deterministic reference pixel ``(row, column)`` for MintPy.
 
@@ -110,9 +135,10 @@ def choose_reference(
        noise; unwrapping errors and noisy pixels stand out there). Ties go to the first in row-major order.
 
     Margin and window are relaxed on tiny grids; :class:`InputError` when no pixel is valid in every
-    interferogram.
+    interferogram. ``in_conncomp``: "valid" also requires a connected component (non-zero) in every
+    interferogram, where MintPy's bridging needs its reference.
     """
-    avg_coh, valid, rate = stack_quality(prepared)
+    avg_coh, valid, rate = stack_quality(prepared, in_conncomp)
     rows, cols = prepared.grid.shape
     half = max(0, min(window_px // 2, (min(rows, cols) - 1) // 4))
     smooth = _box_mean(avg_coh, half)
@@ -183,8 +209,8 @@ def reference_from_point(
         )
     bad = []
     for product in prepared.products:
-        phase = _read_band(product.raster("unw_phase"))
-        if not (np.isfinite(phase[row, col]) and phase[row, col] != 0.0):
+        value = _read_pixel(product.raster("unw_phase"), row, col)
+        if not (np.isfinite(value) and value != 0.0):
             bad.append(product.name)
     if len(bad) > (1.0 - min_valid_fraction) * len(prepared.products):
         raise InputError(
@@ -243,6 +269,33 @@ def default_config(prepared: Prepared) -> Dict[str, str]:
     return cfg
 
 
+def _in_conncomp(prepared: Prepared, row: int, col: int) -> bool:
+    """True when pixel ``(row, col)`` is in a non-zero connected component of every interferogram."""
+    saved = load_quality(prepared, in_conncomp=True)
+    if saved is not None:
+        return bool(saved[1][row, col])
+    return all(
+        _read_pixel(p.raster("conncomp"), row, col) > 0 for p in prepared.products if "conncomp" in p.suffixes
+    )
+
+
+def _reconcile(science, cfg: Mapping[str, str], user: Mapping[str, str]) -> None:
+    """Make ``science`` say what ``cfg`` does after the user's own keys."""
+    method = cfg.get("mintpy.unwrapError.method", "no").lower()
+    if "mintpy.unwrapError.method" in user:
+        science.bridging = "bridging" in method
+        science.notes["bridging"] = f"Unwrapping-error correction in MintPy: {method} (your configuration)."
+    if "mintpy.topographicResidual" in user:
+        science.dem_error = cfg["mintpy.topographicResidual"].lower() in ("yes", "true", "auto")
+        science.notes["dem_error"] = (
+            f"Topographic residual (DEM error) correction: {cfg['mintpy.topographicResidual']} (your configuration)."
+        )
+    if "mintpy.timeFunc.periodic" in user:
+        periods = cfg["mintpy.timeFunc.periodic"].lower()
+        science.annual = periods not in ("no", "none", "auto", "")
+        science.notes["annual"] = f"Periodic terms fitted with the velocity: {periods} (your configuration)."
+
+
 def write_config(
     prepared: Prepared,
     workdir: os.PathLike | str,
@@ -256,6 +309,10 @@ def write_config(
     user_cfg_path: os.PathLike | str | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = _noop,
+    unwrap_error_correction: str = "auto",
+    dem_error_correction: str = "auto",
+    annual_term: str = "auto",
+    max_memory_gb: float | None = None,
 ) -> Path:
     """Write ``workdir/insarhub.cfg`` for ``smallbaselineApp`` and return its path.
 
@@ -275,7 +332,12 @@ def write_config(
         when no key is found.
     user_cfg_path: a MintPy template whose keys override everything above.
     environ: environment to look for CDS credentials in (default ``os.environ``).
+    unwrap_error_correction, dem_error_correction, annual_term, max_memory_gb: see
+        :func:`~.science.decide` (``auto``: decided from the stack; the decisions and their reasons are
+        logged and saved to ``workdir/insarhub_science.json`` for the GeoTIFF metadata).
     """
+    from .science import decide, science_config
+
     environ = os.environ if environ is None else environ
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -294,18 +356,24 @@ def write_config(
             raise InputError(f"The MintPy configuration file '{path}' does not exist.")
         user = read_cfg(path)
 
+    science = decide(
+        prepared,
+        unwrap_error_correction=unwrap_error_correction,
+        dem_error_correction=dem_error_correction,
+        annual_term=annual_term,
+        max_memory_gb=max_memory_gb,
+    )
     cfg = default_config(prepared)
+    cfg.update(science_config(science))
     cfg["mintpy.compute.cluster"] = cluster
     if cluster != "none":
         if workers is not None:
             n = int(workers)
             if cluster == "local":
-                n = min(n, os.cpu_count() or n)
+                n = min(n, science.cores)
             cfg["mintpy.compute.numWorker"] = str(n)
         else:
-            cfg["mintpy.compute.numWorker"] = (
-                "auto" if cluster != "local" else str(min(4, os.cpu_count() or 4))
-            )
+            cfg["mintpy.compute.numWorker"] = "auto" if cluster != "local" else str(science.cores)
         if cluster in ("slurm", "pbs"):
             cfg["mintpy.compute.config"] = compute_config or "auto"
             log(
@@ -345,7 +413,20 @@ def write_config(
             if not (0 <= row < rows and 0 <= col < cols):
                 raise InputError(f"The reference pixel ({row}, {col}) is outside the {rows} x {cols} grid.")
         else:
-            row, col = choose_reference(prepared, log=log)
+            try:  # MintPy's bridging needs the reference inside a connected component of every interferogram
+                row, col = choose_reference(prepared, log=log, in_conncomp=science.bridging)
+            except InputError:
+                if not science.bridging:
+                    raise
+                row, col = choose_reference(prepared, log=log)
+        if science.bridging and not _in_conncomp(prepared, row, col):
+            science.bridging = False
+            cfg["mintpy.unwrapError.method"] = "no"
+            science.notes["bridging"] = (
+                "Unwrapping errors between connected components (MintPy's bridging): off, as the reference "
+                f"pixel (row {row}, column {col}) is outside a connected component in some interferogram; pick "
+                "a reference point on coherent ground valid in every interferogram to have it run."
+            )
         cfg["mintpy.reference.yx"] = f"{row},{col}"
 
     overridden = []
@@ -355,6 +436,21 @@ def write_config(
         cfg[key] = value
     if overridden:
         log("Your MintPy configuration overrides: " + "; ".join(overridden))
+    method = cfg.get("mintpy.unwrapError.method", "no").strip().lower()
+    if (
+        method not in ("no", "none", "auto", "false", "")
+        and cfg.get("mintpy.load.connCompFile", "no") == "no"
+    ):
+        raise InputError(
+            f"mintpy.unwrapError.method = {method} needs MintPy's connectComponent dataset, but no connected "
+            "components are loaded (mintpy.load.connCompFile = no in your configuration). Remove that key "
+            "(InSARHub loads the products' _conncomp.tif, or derives one), or set mintpy.unwrapError.method = no."
+        )
+    _reconcile(science, cfg, user)
+    for key in ("bridging", "dem_error", "annual", "machine"):  # the preparation logged the phase closure
+        if science.notes.get(key):
+            log(science.notes[key])
+    science.save(workdir)
 
     lines = [
         "## MintPy smallbaselineApp configuration written by InSARHub for QGIS.",

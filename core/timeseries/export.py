@@ -81,11 +81,22 @@ class _H5:
             arr = gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup().OpenMDArray(name)
             return tuple(int(d.GetSize()) for d in arr.GetDimensions())
 
+    def vector(self, name: str) -> np.ndarray:
+        """A whole 1-D numeric dataset (e.g. ``bperp``, ``dropIfgram``)."""
+        if self._h5py is not None:
+            with self._h5py.File(self.path, "r") as f:
+                return np.asarray(f[name][:])
+        from osgeo import gdal
+
+        with _gdal_errors(pam=True):
+            arr = gdal.OpenEx(str(self.path), gdal.OF_MULTIDIM_RASTER).GetRootGroup().OpenMDArray(name)
+            return np.asarray(arr.ReadAsArray())
+
     def strings(self, name: str) -> List[str]:
         """A 1-D string dataset (e.g. ``date``)."""
         if self._h5py is not None:
             with self._h5py.File(self.path, "r") as f:
-                return [_text(v) for v in f[name][:]]
+                return [_text(v) for v in np.asarray(f[name][:]).ravel()]
         from osgeo import gdal
 
         with _gdal_errors(pam=True):
@@ -324,6 +335,7 @@ def export_results(
     prepared: Prepared,
     *,
     prefer_h5py: bool = False,
+    honest_std: bool = True,
 ) -> Dict[str, str]:
     """Write MintPy's results in ``workdir`` as GeoTIFFs on the prepared grid.
 
@@ -331,7 +343,9 @@ def export_results(
     ``.tif`` path (missing or None: not written):
 
     * ``VELOCITY``, ``VELOCITY_STD``: one Float32 band, mm/year, LOS, positive towards the satellite,
-      NaN where ``maskTempCoh.h5`` masks the pixel; metadata ``UNITS``, ``SIGN``, reference pixel/date;
+      NaN where ``maskTempCoh.h5`` masks the pixel; metadata ``UNITS``, ``SIGN``, reference pixel/date and
+      what was corrected and fitted (:func:`science_metadata`). The standard deviation is
+      :func:`velocity_std_mm_yr` (``honest_std``; else MintPy's own ``velocityStd``);
     * ``TEMPORAL_COHERENCE``: MintPy's temporal coherence (0-1), unmasked;
     * ``DISPLACEMENT``: mm, one band per date (description ``YYYYMMDD``), relative to the reference date
       (whose band is 0) and reference pixel, masked like the velocity.
@@ -369,6 +383,7 @@ def export_results(
         out = np.asarray(data, dtype=np.float64)
         return np.where(mask & np.isfinite(out), out, np.nan)
 
+    common.update(science_metadata(workdir))
     for key, dataset, description in (
         ("VELOCITY", "velocity", "LOS velocity (mm/year, positive towards the satellite)"),
         ("VELOCITY_STD", "velocityStd", "LOS velocity standard deviation (mm/year)"),
@@ -376,7 +391,12 @@ def export_results(
         target = out_paths.get(key)
         if not target:
             continue
-        data_mm_yr = masked(vel_reader.read(dataset) * 1000.0)
+        extra: Dict[str, str] = {}
+        if key == "VELOCITY_STD" and honest_std:
+            data_mm_yr = masked(velocity_std_mm_yr(workdir, ts_file, prefer_h5py))
+            extra["STD_METHOD"] = STD_METHOD
+        else:
+            data_mm_yr = masked(vel_reader.read(dataset) * 1000.0)
         _write_geotiff(
             Path(target),
             [data_mm_yr],
@@ -384,8 +404,8 @@ def export_results(
             grid,
             descriptions=[description],
             units="mm/year",
-            band_metadata=[{"SIGN": SIGN_DESCRIPTION}],
-            metadata={**common, "QUANTITY": dataset},
+            band_metadata=[{"SIGN": SIGN_DESCRIPTION, **extra}],
+            metadata={**common, "QUANTITY": dataset, **extra},
         )
         written[key] = str(target)
 
@@ -550,3 +570,300 @@ def reference_date_of(displacement_tif: os.PathLike | str) -> dt.date:
     with _gdal_errors(pam=True):
         text = gdal.Open(str(displacement_tif)).GetMetadataItem("REFERENCE_DATE")
     return dt.datetime.strptime(text, "%Y%m%d").date()
+
+
+# ----------------------------------------------------------------------- what was done, how good it is
+#: How :func:`velocity_std_mm_yr` estimates the velocity's standard deviation (GeoTIFF metadata).
+STD_METHOD = (
+    "residual noise of the time series about the fitted model (as MintPy's 'residue'), inflated by its "
+    "lag-1 autocorrelation (effective number of independent dates) and, where the stack is too short for "
+    "an annual term but a seasonal signal is significant, by the change of the velocity when an annual "
+    "term is fitted too"
+)
+QUALITY_IFG_NAME = "insarhub_quality_interferograms.csv"
+QUALITY_DATE_NAME = "insarhub_quality_dates.csv"
+_SAMPLE_ROWS = 256  # rows of the grid the per-interferogram residuals are computed on (spread over it)
+
+
+def science_metadata(workdir: os.PathLike | str) -> Dict[str, str]:
+    """GeoTIFF metadata saying what was corrected and fitted (from ``insarhub_science.json``), and the dates
+    MintPy left out of the velocity."""
+    from .science import Science
+
+    science = Science.load(workdir)
+    out = science.metadata() if science is not None else {}
+    excluded = excluded_dates(workdir)
+    out["EXCLUDED_DATES"] = ",".join(excluded) if excluded else "none"
+    return out
+
+
+def excluded_dates(workdir: os.PathLike | str) -> List[str]:
+    """The dates (``YYYYMMDD``) MintPy left out of the velocity fit (its ``exclude_date.txt``: residual RMS
+    above its cutoff)."""
+    path = Path(workdir) / "exclude_date.txt"
+    try:
+        return [
+            line.split()[0] for line in path.read_text().splitlines() if line.strip() and line[0].isdigit()
+        ]
+    except OSError:
+        return []
+
+
+def _decimal_years(dates: Sequence[str]) -> np.ndarray:
+    """MintPy's decimal years (``ptime.yyyymmdd2years``)."""
+    out = []
+    for text in dates:
+        day = dt.datetime.strptime(text[:8], "%Y%m%d")
+        out.append(day.year + (day.timetuple().tm_yday - 1) / 365.25)
+    return np.array(out)
+
+
+def velocity_std_mm_yr(
+    workdir: os.PathLike | str, ts_file: os.PathLike | str | None = None, prefer_h5py: bool = False
+) -> np.ndarray:
+    """The velocity's standard deviation (mm/yr) from the residual noise of the time series (see
+    :data:`STD_METHOD`), on the grid of ``ts_file`` (default: :func:`final_timeseries_file`).
+
+    MintPy's own ``velocityStd`` (its default ``residue`` method) assumes the residuals are independent from
+    date to date. Where they are not - seasonal motion the model lacks, slow unmodelled signals - it is too
+    small, and the velocity's error hides behind it. Here, per pixel, the same model as MintPy's velocity
+    step is fitted (a line, plus an annual term when it was fitted; the dates MintPy excluded left out):
+
+    * ``var = s2 / (n - p) * (G^T G)^-1_vv * (1 + r1) / (1 - r1)``, ``r1`` the lag-1 autocorrelation of
+      the residuals (0 to 0.95): the white-noise variance with the effective number of dates;
+    * when no annual term was fitted: where an annual term fitted on top is significant (amplitude above
+      twice its standard deviation), plus the square of the velocity change it makes.
+    """
+    from .science import Science
+
+    workdir = Path(workdir)
+    reader = _H5(Path(ts_file) if ts_file else final_timeseries_file(workdir, prefer_h5py), prefer_h5py)
+    dates = reader.strings("date")
+    excluded = set(excluded_dates(workdir))
+    keep = np.array([d not in excluded for d in dates])
+    if keep.sum() < 4:
+        keep[:] = True
+    t = _decimal_years(dates)[keep]
+    t = t - t[0]
+    science = Science.load(workdir)
+    template_path = workdir / "smallbaselineApp.cfg"
+    template = read_cfg(template_path) if template_path.is_file() else {}
+    annual = (
+        science.annual
+        if science is not None
+        else template.get("mintpy.timeFunc.periodic", "no").lower() not in ("no", "auto", "none")
+    )
+    seasonal = [np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)]
+    g_a = np.stack([np.ones_like(t), t] + (seasonal if annual else []), axis=1)
+    g_b = np.stack([np.ones_like(t), t] + seasonal, axis=1)
+    n, p_a = g_a.shape
+    check_b = not annual and n > g_b.shape[1] + 2
+    pinv_a = np.linalg.pinv(g_a).astype(np.float32)
+    cov_a = float(np.linalg.inv(g_a.T @ g_a)[1, 1])
+    pinv_b = np.linalg.pinv(g_b).astype(np.float32)
+    cov_b = np.linalg.inv(g_b.T @ g_b)
+    shape = reader.shape("timeseries")
+    rows, cols = shape[-2], shape[-1]
+    out = np.full((rows, cols), np.nan, dtype=np.float32)
+    step = max(1, int(64e6 // max(1, len(dates) * cols * 4)))
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        data = (reader.read("timeseries", rows=(r0, r1))[keep] * 1000.0).astype(np.float32).reshape(n, -1)
+        model = pinv_a @ data
+        resid = data - g_a.astype(np.float32) @ model
+        ss = (resid**2).sum(axis=0)
+        s2 = ss / max(n - p_a, 1)
+        rho = np.divide((resid[1:] * resid[:-1]).sum(axis=0), ss, out=np.zeros_like(ss), where=ss > 0)
+        rho = np.clip(rho, 0.0, 0.95)
+        var = s2 * cov_a * (1.0 + rho) / (1.0 - rho)
+        if check_b:
+            model_b = pinv_b @ data
+            resid_b = data - g_b.astype(np.float32) @ model_b
+            s2_b = (resid_b**2).sum(axis=0) / max(n - g_b.shape[1], 1)
+            amp = np.hypot(model_b[2], model_b[3])
+            amp_sd = np.sqrt(s2_b * 0.5 * (cov_b[2, 2] + cov_b[3, 3]))
+            var = var + np.where(amp > 2.0 * amp_sd, (model[1] - model_b[1]) ** 2, 0.0)
+        out[r0:r1] = np.sqrt(var).reshape(r1 - r0, cols)
+    return out
+
+
+def _rms_by_date(workdir: Path) -> Dict[str, float]:
+    """MintPy's residual RMS per date (m -> mm), from ``rms_timeseriesResidual_ramp.txt``."""
+    out: Dict[str, float] = {}
+    for path in sorted(workdir.glob("rms_timeseriesResidual*.txt")):
+        try:
+            for line in path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[0].isdigit():
+                    out[parts[0]] = float(parts[1]) * 1000.0
+        except (OSError, ValueError):
+            continue
+        if out:
+            break
+    return out
+
+
+def write_quality_tables(
+    workdir: os.PathLike | str,
+    prepared: Prepared,
+    *,
+    prefer_h5py: bool = False,
+    log=None,
+) -> Tuple[Path, Path]:
+    """Write the per-interferogram and per-date quality tables (CSV) into ``workdir`` and return their paths.
+
+    ``insarhub_quality_interferograms.csv``, one row per product (skipped ones too, with the reason):
+    dates, temporal and perpendicular baseline, mean coherence and valid share on the grid, pixels whose
+    unwrapping error phase closure corrected, pixels MintPy's bridging changed, the residual of MintPy's
+    network inversion (RMS in rad and mm over the reliable pixels: how far the interferogram is from the
+    time series), and whether it was excluded and why. The residuals and bridging counts are computed on up
+    to 256 rows spread over the grid (all of it when smaller; the ``sampled_rows`` column says how many).
+
+    ``insarhub_quality_dates.csv``, one row per date: perpendicular baseline, interferograms and their mean
+    coherence, MintPy's residual RMS of the time series (mm) and whether MintPy excluded the date from the
+    velocity (residual RMS above its cutoff). ``log`` receives a summary (the excluded dates by name).
+    """
+    import csv
+
+    workdir = Path(workdir)
+    say = log or (lambda _m: None)
+    stack = _H5(workdir / "inputs" / "ifgramStack.h5", prefer_h5py)
+    attrs = stack.attrs()
+    names = stack.names()
+    n_ifg = stack.shape("unwrapPhase")[0]
+    pairs_text = stack.strings("date")
+    pairs = [(pairs_text[2 * k][:8], pairs_text[2 * k + 1][:8]) for k in range(n_ifg)]
+    drop = np.asarray(stack.vector("dropIfgram")).astype(bool)  # True = kept
+    template_path = workdir / "smallbaselineApp.cfg"
+    method = (
+        read_cfg(template_path).get("mintpy.unwrapError.method", "no") if template_path.is_file() else "no"
+    )
+    # the dataset MintPy inverted (ifgram_inversion's choice for the unwrapping-error method)
+    obs = {
+        "bridging": "unwrapPhase_bridging",
+        "phase_closure": "unwrapPhase_phaseClosure",
+        "bridging+phase_closure": "unwrapPhase_bridging_phaseClosure",
+    }.get(method.strip().lower(), "unwrapPhase")
+    if obs not in names:
+        obs = "unwrapPhase"
+    wavelength = float(attrs.get("WAVELENGTH", 0.05546576))
+    ref_y, ref_x = int(attrs.get("REF_Y", 0)), int(attrs.get("REF_X", 0))
+    ts = _H5(workdir / "timeseries.h5", prefer_h5py)
+    ts_dates = ts.strings("date")
+    index = {d[:8]: k for k, d in enumerate(ts_dates)}
+    rows, cols = stack.shape("unwrapPhase")[-2:]
+    if rows <= _SAMPLE_ROWS:
+        blocks = [(0, rows)]
+    else:
+        starts = np.linspace(0, rows - 16, _SAMPLE_ROWS // 16).astype(int)
+        blocks = [(int(r), int(r) + 16) for r in starts]
+    mask_path = workdir / "maskTempCoh.h5"
+    mask_reader = _H5(mask_path, prefer_h5py) if mask_path.is_file() else None
+    ref_phase = stack.read(obs, rows=(ref_y, ref_y + 1))[:, 0, ref_x].astype(np.float64)
+    raw_ref = stack.read("unwrapPhase", rows=(ref_y, ref_y + 1))[:, 0, ref_x].astype(np.float64)
+    sq_sum = np.zeros(n_ifg)
+    counted = np.zeros(n_ifg)
+    bridged = np.zeros(n_ifg)
+    sampled = 0
+    to_mm = wavelength / (4 * np.pi) * 1000.0
+    for r0, r1 in blocks:
+        unw = stack.read(obs, rows=(r0, r1)).astype(np.float64)
+        series = ts.read("timeseries", rows=(r0, r1)).astype(np.float64)
+        good = np.ones((r1 - r0, cols), dtype=bool)
+        if mask_reader is not None:
+            good &= mask_reader.read("mask", rows=(r0, r1)).astype(bool)
+        for k, (d1, d2) in enumerate(pairs):
+            if d1 not in index or d2 not in index:
+                continue
+            predicted = -4 * np.pi / wavelength * (series[index[d2]] - series[index[d1]])
+            ok = good & (unw[k] != 0) & np.isfinite(unw[k])
+            resid = (unw[k] - ref_phase[k]) - predicted
+            sq_sum[k] += float((resid[ok] ** 2).sum())
+            counted[k] += int(ok.sum())
+        if obs != "unwrapPhase":  # MintPy's correction also takes off the reference pixel's phase
+            raw = stack.read("unwrapPhase", rows=(r0, r1))
+            shift = (unw - raw) - (ref_phase - raw_ref)[:, None, None]
+            bridged += ((np.abs(shift) > np.pi) & (raw != 0)).sum(axis=(1, 2))
+        sampled += r1 - r0
+    scale = rows / max(sampled, 1)
+    rms = np.sqrt(np.divide(sq_sum, counted, out=np.full(n_ifg, np.nan), where=counted > 0))
+
+    by_pair = {(f"{p.reference_date:%Y%m%d}", f"{p.secondary_date:%Y%m%d}"): p for p in prepared.products}
+    ifg_path = workdir / QUALITY_IFG_NAME
+    header = [
+        "reference_date", "secondary_date", "product", "temporal_baseline_days", "perp_baseline_m",
+        "mean_coherence", "valid_fraction", "closure_corrected_px", "bridging_changed_px",
+        "residual_rms_rad", "residual_rms_mm", "sampled_rows", "excluded", "reason",
+    ]  # fmt: skip
+    with open(ifg_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for k, (d1, d2) in enumerate(pairs):
+            product = by_pair.get((d1, d2))
+            days = (dt.datetime.strptime(d2, "%Y%m%d") - dt.datetime.strptime(d1, "%Y%m%d")).days
+            writer.writerow([
+                d1, d2, product.name if product else "", days,
+                f"{product.perp_baseline_m:.2f}" if product else "",
+                f"{product.mean_coherence:.3f}" if product else "",
+                f"{product.valid_fraction:.3f}" if product else "",
+                product.closure_corrected_px if product else 0,
+                int(round(bridged[k] * scale)),
+                f"{rms[k]:.3f}" if np.isfinite(rms[k]) else "",
+                f"{rms[k] * to_mm:.2f}" if np.isfinite(rms[k]) else "",
+                sampled,
+                "no" if drop[k] else "yes",
+                "" if drop[k] else "dropped by MintPy's network modification",
+            ])  # fmt: skip
+        for skip in prepared.skipped:
+            writer.writerow(["", "", skip.name, "", "", "", "", "", "", "", "", "", "yes", skip.reason])
+
+    # ---- per date
+    rms_date = _rms_by_date(workdir)
+    excluded = set(excluded_dates(workdir))
+    bperp = np.asarray(ts.vector("bperp")) if "bperp" in ts.names() else np.zeros(len(ts_dates))
+    date_path = workdir / QUALITY_DATE_NAME
+    with open(date_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "date",
+                "perp_baseline_m",
+                "interferograms",
+                "mean_coherence",
+                "residual_rms_mm",
+                "excluded",
+                "reason",
+            ]
+        )
+        for k, text in enumerate(ts_dates):
+            day = text[:8]
+            mine = [by_pair.get(p) for p in pairs if day in p]
+            cohs = [p.mean_coherence for p in mine if p is not None and np.isfinite(p.mean_coherence)]
+            writer.writerow([
+                day, f"{float(bperp[k]):.2f}" if k < len(bperp) else "", len(mine),
+                f"{np.mean(cohs):.3f}" if cohs else "",
+                f"{rms_date[day]:.2f}" if day in rms_date else "",
+                "yes" if day in excluded else "no",
+                "residual RMS above MintPy's cutoff (3 x the median); left out of the velocity"
+                if day in excluded else "",
+            ])  # fmt: skip
+    if excluded:
+        say(
+            f"MintPy left {len(excluded)} of {len(ts_dates)} dates out of the velocity, as their residual RMS is "
+            f"above 3 x the median: {', '.join(sorted(excluded))}."
+        )
+    else:
+        say(f"MintPy used all {len(ts_dates)} dates for the velocity (none has an outlying residual RMS).")
+    dropped = [f"{d1}_{d2}" for (d1, d2), kept in zip(pairs, drop) if not kept]
+    if dropped:
+        say(f"MintPy dropped {len(dropped)} interferograms from the inversion: {', '.join(dropped[:10])}.")
+    if np.isfinite(rms).any():
+        worst = np.argsort(np.nan_to_num(rms, nan=-1.0))[::-1][:3]
+        say(
+            "Largest network residuals (interferogram vs time series): "
+            + ", ".join(
+                f"{pairs[k][0]}_{pairs[k][1]} {rms[k] * to_mm:.1f} mm" for k in worst if np.isfinite(rms[k])
+            )
+            + f". Quality tables: {ifg_path.name}, {date_path.name} in {workdir}."
+        )
+    return ifg_path, date_path

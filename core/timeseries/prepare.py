@@ -1,18 +1,28 @@
-"""Find, check and clip HyP3 InSAR products onto one common grid for MintPy.
+"""Find, check and window HyP3 InSAR products onto one common grid for MintPy, without copying them.
 
 MintPy's HyP3 loader is strict in ways that fail silently, so everything it reads is prepared here:
 
 * it keeps only the most common raster size and stacks same-size but shifted products misaligned, so every
-  raster is cut to ONE grid: the intersection of all product extents (optionally with an AOI), on the
-  products' own pixel lattice (whole-pixel windows, no resampling);
+  raster is presented on ONE grid: the intersection of all product extents (optionally with an AOI), on
+  the products' own pixel lattice (whole-pixel windows, no resampling);
 * it finds ``<product>.txt`` next to each raster by file-name prefix and writes ``.rsc`` files beside
-  them, and a QGIS ``.aux.xml`` sidecar next to a raster crashes it: the clipped rasters go to a fresh
-  ``WORKDIR/inputs/<product>/`` with a cleaned copy of the ``.txt`` and nothing else;
-* a phase of exactly 0 is nodata; truncated GeoTIFFs open but fail on read, so products are validated by
-  reading them; broken, incomplete and duplicate products are skipped with a warning naming them.
+  them, and a QGIS ``.aux.xml`` sidecar next to a raster crashes it: each product gets a fresh
+  ``WORKDIR/inputs/<product>/`` holding a cleaned copy of the ``.txt`` and, per raster, a GDAL VRT
+  (``<product>_<suffix>.vrt``, a few hundred bytes) that is a window of the product's own GeoTIFF (read
+  in place, also inside its zip through ``/vsizip/``). MintPy reads those VRTs through GDAL, so no raster
+  is rewritten: the preparation writes kilobytes, whatever the size of the stack;
+* a phase of exactly 0 is nodata; truncated GeoTIFFs open but fail on read, so every window MintPy will
+  read is read once here (which also gives the stack statistics the reference point is chosen from,
+  saved to ``WORKDIR/insarhub_quality.npz``); broken, incomplete and duplicate products are skipped with
+  a warning naming them;
+* unwrapping-error correction needs MintPy's ``connectComponent`` dataset: the products' own
+  ``_conncomp.tif`` (ISCE burst products) is windowed like the phase; a product without one (INSAR_GAMMA)
+  gets a derived one (1 where the phase is valid, 0 where it is nodata or masked water), a VRT too.
 
-Products of another UTM zone than the majority are warped (nearest neighbour) onto the majority's pixel
-lattice; products of another track, too few interferograms or a disconnected pair network stop with an
+Products must be of one kind (job type, burst or burst set, track, pixel size, polarisation): a folder
+mixing kinds is refused naming the odd products, unless ``product_kind`` selects one. Products of another
+UTM zone than the majority are warped (nearest neighbour, a warped VRT) onto the majority's pixel
+lattice; too few interferograms or a disconnected pair network stop with an
 :class:`~insarhub_qgis.core.errors.InputError`.
 """
 
@@ -33,18 +43,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
+import numpy as np
+
 from ..errors import CancelledError, InputError
 
 #: Raster suffixes MintPy reads per interferogram.
 IFG_SUFFIXES = ("unw_phase", "corr")
+#: Connected components of the unwrapping (ISCE products); derived from the valid phase where missing.
+CONNCOMP_SUFFIX = "conncomp"
 #: Raster suffixes of the geometry MintPy reads (from the first file of each glob only).
 GEOMETRY_SUFFIXES = ("dem", "lv_theta", "lv_phi", "water_mask")
-RASTER_SUFFIXES = IFG_SUFFIXES + GEOMETRY_SUFFIXES
+RASTER_SUFFIXES = IFG_SUFFIXES + (CONNCOMP_SUFFIX,) + GEOMETRY_SUFFIXES
 
 #: ``mintpy.load.*File`` keys for each raster suffix.
 LOAD_KEYS = {
     "unw_phase": "mintpy.load.unwFile",
     "corr": "mintpy.load.corFile",
+    "conncomp": "mintpy.load.connCompFile",
     "dem": "mintpy.load.demFile",
     "lv_theta": "mintpy.load.incAngleFile",
     "lv_phi": "mintpy.load.azAngleFile",
@@ -52,12 +67,17 @@ LOAD_KEYS = {
 }
 
 MANIFEST_NAME = "insarhub_prepared.json"
+QUALITY_NAME = "insarhub_quality.npz"
 INPUTS_DIR = "inputs"
-# Files MintPy's load_data writes into WORKDIR/inputs; stale when the clipped products change.
+#: Extension of the windows MintPy reads (GDAL VRTs over the products' own GeoTIFFs).
+RASTER_EXT = ".vrt"
+# Files MintPy's load_data writes into WORKDIR/inputs; stale when the prepared products change.
 MINTPY_LOADED_FILES = ("ifgramStack.h5", "geometryGeo.h5", "geometryRadar.h5", "ionStack.h5")
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _MIN_INTERFEROGRAMS = 3
 _MIN_GRID_PX = 3
+# The median of an interferogram's phase (its arbitrary constant) is estimated from at most this many pixels.
+_MEDIAN_SAMPLE = 1_000_000
 
 # Anchored HyP3 product names (the patterns of mintpy.prep_hyp3).
 _NAME_PATTERNS = {
@@ -66,8 +86,8 @@ _NAME_PATTERNS = {
         r"INT(?P<pixel>\d{2})_(?P<hex>[0-9A-F]{4})"
     ),
     "INSAR_ISCE_MULTI_BURST": re.compile(
-        r"^S1_(?P<orbit>\d{3})_\d{6}s1n\d{2}-\d{6}s2n\d{2}-\d{6}s3n\d{2}_IW_(?P<ref>\d{8})_(?P<sec>\d{8})_"
-        r"(?P<pol>VV|HH)_INT(?P<pixel>\d{2})_(?P<hex>[0-9A-F]{4})"
+        r"^S1_(?P<orbit>\d{3})_(?P<bursts>\d{6}s1n\d{2}-\d{6}s2n\d{2}-\d{6}s3n\d{2})_IW_(?P<ref>\d{8})_"
+        r"(?P<sec>\d{8})_(?P<pol>VV|HH)_INT(?P<pixel>\d{2})_(?P<hex>[0-9A-F]{4})"
     ),
     "INSAR_GAMMA": re.compile(
         r"^S1[ABCD]{2}_(?P<ref>\d{8})T\d{6}_(?P<sec>\d{8})T\d{6}_(?P<pol>VV|HH)[PRO]\d{3,4}_"
@@ -105,6 +125,7 @@ class ProductName:
     polarization: str
     pixel_size_m: int
     relative_orbit: int | None  # from the name (multi-burst) or burst id (burst); None for GAMMA
+    bursts: str = ""  # burst product: "056072_IW2"; multi-burst: "000000s1n00-093117s2n01-093118s3n01"
 
 
 def parse_product_name(name: str) -> ProductName:
@@ -121,12 +142,58 @@ def parse_product_name(name: str) -> ProductName:
             continue
         ref, sec = (dt.datetime.strptime(m.group(k), "%Y%m%d").date() for k in ("ref", "sec"))
         orbit: int | None = None
+        bursts = ""
         if job_type == "INSAR_ISCE_MULTI_BURST":
             orbit = int(m.group("orbit"))
+            bursts = m.group("bursts")
         elif job_type == "INSAR_ISCE_BURST":
             orbit = int((int(m.group("burst")) - 1) * _BURST_PERIOD_S / _ORBIT_PERIOD_S) + 1
-        return ProductName(m.group(0), job_type, ref, sec, m.group("pol"), int(m.group("pixel")), orbit)
+            bursts = f"{m.group('burst')}_IW{m.group('swath')}"
+        return ProductName(
+            m.group(0), job_type, ref, sec, m.group("pol"), int(m.group("pixel")), orbit, bursts
+        )
     raise ValueError(f"not a HyP3 InSAR product name: {name}")
+
+
+@dataclass(frozen=True)
+class ProductKind:
+    """What products must share to form one time series: job type, burst (set), track, pixel, polarisation.
+
+    :attr:`key` (e.g. ``INSAR_ISCE_BURST/056072_IW2/ASC027/INT80/VV``) names the kind; any of its parts
+    (``INSAR_GAMMA``, ``056072_IW2``, ``ASC027``...) selects it in ``prepare_products(product_kind=...)``.
+    """
+
+    job_type: str
+    bursts: str
+    track: str  # "ASC064" / "DSC093" ("ASC" alone when the relative orbit is unknown)
+    pixel: str  # "INT80"
+    polarization: str
+
+    @property
+    def parts(self) -> Tuple[str, ...]:
+        """The non-empty parts of :attr:`key`."""
+        return tuple(p for p in (self.job_type, self.bursts, self.track, self.pixel, self.polarization) if p)
+
+    @property
+    def key(self) -> str:
+        """``JOB_TYPE/BURSTS/TRACK/INTxx/POL`` (the bursts part only for burst products)."""
+        return "/".join(self.parts)
+
+    def describe(self) -> str:
+        """Words for a message, e.g. ``INSAR_ISCE_BURST, burst 056072_IW2, ascending track 27, 80 m, VV``."""
+        direction = {"ASC": "ascending", "DSC": "descending"}.get(self.track[:3], "unknown direction")
+        orbit = self.track[3:].lstrip("0") or "?"
+        words = [self.job_type]
+        if self.bursts:
+            words.append(("burst " if self.job_type == "INSAR_ISCE_BURST" else "bursts ") + self.bursts)
+        words += [f"{direction} track (relative orbit) {orbit}", f"{self.pixel[3:]} m", self.polarization]
+        return ", ".join(words)
+
+    def matches(self, selection: str) -> bool:
+        """True when every part of ``selection`` (``/``, ``,``, ``:`` or blank separated) is one of ours."""
+        wanted = [t for t in re.split(r"[/,:;\s]+", selection.strip().upper()) if t]
+        ours = {p.upper() for p in self.parts}
+        return bool(wanted) and all(t in ours for t in wanted)
 
 
 @dataclass
@@ -175,14 +242,19 @@ class PreparedProduct:
     reference_date: dt.date
     secondary_date: dt.date
     source: Path  # the zip or folder it came from
-    folder: Path  # WORKDIR/inputs/<name>, holding the clipped rasters and <name>.txt
+    folder: Path  # WORKDIR/inputs/<name>, holding the raster windows (VRTs) and <name>.txt
     perp_baseline_m: float
-    suffixes: List[str]  # raster suffixes clipped into ``folder``
+    suffixes: List[str]  # raster suffixes prepared in ``folder``
     reprojected: bool = False  # warped from another CRS / pixel lattice
+    conncomp_derived: bool = False  # no _conncomp.tif: 1 where the phase is valid, 0 elsewhere
+    mean_coherence: float = float("nan")  # over the pixels with valid phase on the grid
+    valid_fraction: float = float("nan")  # share of the grid with valid (non-zero) phase
+    closure_corrected_px: int = 0  # pixels whose unwrapping error the phase closure corrected
+    conncomp_labels: int = 0  # largest label of its _conncomp.tif on the grid (0: derived, none)
 
     def raster(self, suffix: str) -> Path:
-        """Path of the clipped raster ``<name>_<suffix>.tif``."""
-        return self.folder / f"{self.name}_{suffix}.tif"
+        """Path of the raster window ``<name>_<suffix>.vrt`` MintPy reads."""
+        return self.folder / f"{self.name}_{suffix}{RASTER_EXT}"
 
     @property
     def pair(self) -> Tuple[dt.date, dt.date]:
@@ -214,21 +286,36 @@ class Prepared:
     geometry_product: str  # the product whose DEM / look vectors / water mask MintPy reads
     geometry_suffixes: List[str]
     warnings: List[str] = field(default_factory=list)
-    reused: bool = False  # True when the clipped inputs of an identical earlier run were kept
+    reused: bool = False  # True when the prepared inputs of an identical earlier run were kept
     fingerprint: str = ""
+    product_kind: str = ""  # ProductKind.key of the products used
+    bytes_written: int = 0  # what the preparation wrote into the work folder (VRTs, .txt, statistics)
+    unwrap_correction: str = ""  # what the phase-closure correction did, or why it could not run
 
     @property
     def inputs_dir(self) -> Path:
-        """``WORKDIR/inputs`` (MintPy's own inputs folder, holding the clipped products)."""
+        """``WORKDIR/inputs`` (MintPy's own inputs folder, holding the prepared products)."""
         return self.workdir / INPUTS_DIR
+
+    @property
+    def closure_corrected(self) -> List[PreparedProduct]:
+        """The products whose unwrapping errors the phase closure corrected."""
+        return [p for p in self.products if p.closure_corrected_px]
+
+    @property
+    def conncomp_derived(self) -> int:
+        """How many products have a derived (not an unwrapper's) connected-component raster."""
+        return sum(1 for p in self.products if p.conncomp_derived)
 
     def file_glob(self, suffix: str) -> str:
         """The glob MintPy reads ``suffix`` rasters with, relative to the work folder."""
-        return f"{INPUTS_DIR}/*/*_{suffix}.tif"
+        return f"{INPUTS_DIR}/*/*_{suffix}{RASTER_EXT}"
 
     def load_globs(self) -> Dict[str, str]:
         """``mintpy.load.*File`` keys -> globs (relative to the work folder) of what was prepared."""
         out = {LOAD_KEYS[s]: self.file_glob(s) for s in IFG_SUFFIXES}
+        has_conncomp = bool(self.products) and all(CONNCOMP_SUFFIX in p.suffixes for p in self.products)
+        out[LOAD_KEYS[CONNCOMP_SUFFIX]] = self.file_glob(CONNCOMP_SUFFIX) if has_conncomp else "no"
         for suffix in GEOMETRY_SUFFIXES:
             out[LOAD_KEYS[suffix]] = self.file_glob(suffix) if suffix in self.geometry_suffixes else "no"
         return out
@@ -246,6 +333,8 @@ class Prepared:
                 return value.isoformat()
             if isinstance(value, Path):
                 return str(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                return None
             return value
 
         out = convert(data)
@@ -257,6 +346,10 @@ class Prepared:
         """Rebuild from :meth:`to_json` output."""
         day = dt.date.fromisoformat
         grid = data["grid"]
+
+        def number(value: object) -> float:
+            return float("nan") if value is None else float(value)  # type: ignore[arg-type]
+
         return cls(
             workdir=Path(data["workdir"]),
             products=[
@@ -270,6 +363,11 @@ class Prepared:
                     perp_baseline_m=float(p["perp_baseline_m"]),
                     suffixes=list(p["suffixes"]),
                     reprojected=bool(p.get("reprojected", False)),
+                    conncomp_derived=bool(p.get("conncomp_derived", False)),
+                    mean_coherence=number(p.get("mean_coherence")),
+                    valid_fraction=number(p.get("valid_fraction")),
+                    closure_corrected_px=int(p.get("closure_corrected_px", 0)),
+                    conncomp_labels=int(p.get("conncomp_labels", 0)),
                 )
                 for p in data["products"]
             ],
@@ -290,6 +388,9 @@ class Prepared:
             warnings=list(data.get("warnings", [])),
             reused=bool(data.get("reused", False)),
             fingerprint=data.get("fingerprint", ""),
+            product_kind=data.get("product_kind", ""),
+            bytes_written=int(data.get("bytes_written", 0)),
+            unwrap_correction=data.get("unwrap_correction", ""),
         )
 
 
@@ -518,14 +619,6 @@ class _ProductFiles:
                 out.append((str(p), st.st_size, st.st_mtime_ns))
         return out
 
-    def extract(self, basenames: Sequence[str], dest: Path) -> None:
-        """Unpack the named members (flat) into ``dest``; names come from us, never from the zip."""
-        dest.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(self.cand.source) as zf:
-            for base in basenames:
-                with zf.open(self.members[base]) as src, open(dest / base, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-
 
 class _Skip(Exception):
     """A product cannot be used; the message says why."""
@@ -537,10 +630,13 @@ class _Raster:
     geotransform: Tuple[float, ...]
     width: int
     height: int
-    crs_wkt: str
+    crs_wkt: str  # "" when not asked for (only the unwrapped phase's is)
+    data_type: str = "Float32"  # GDAL data type name of band 1
+    nodata: float | None = None
 
 
-def _open_raster(path: str, validate: bool) -> _Raster:
+def _open_raster(path: str, validate: bool, crs: bool = True) -> _Raster:
+    """Header of a raster (size, geotransform, band 1 type and nodata; its CRS when ``crs``)."""
     from osgeo import gdal
 
     try:
@@ -551,13 +647,22 @@ def _open_raster(path: str, validate: bool) -> _Raster:
             for b in range(1, ds.RasterCount + 1):
                 ds.GetRasterBand(b).Checksum()  # reads every block: a truncated file fails here
         gt = tuple(ds.GetGeoTransform())
-        out = _Raster(path, gt, ds.RasterXSize, ds.RasterYSize, ds.GetProjection())
+        band = ds.GetRasterBand(1)
+        out = _Raster(
+            path,
+            gt,
+            ds.RasterXSize,
+            ds.RasterYSize,
+            ds.GetProjection() if crs else "",
+            gdal.GetDataTypeName(band.DataType),
+            band.GetNoDataValue(),
+        )
         ds = None
     except RuntimeError as exc:
         raise _Skip(
             f"{Path(path).name} is unreadable or truncated ({exc}); download the product again"
         ) from exc
-    if not out.crs_wkt:
+    if crs and not out.crs_wkt:
         raise _Skip(f"{Path(path).name} has no coordinate reference system")
     if gt[2] != 0 or gt[4] != 0 or gt[1] <= 0 or gt[5] >= 0:
         raise _Skip(f"{Path(path).name} is not a north-up raster")
@@ -620,8 +725,17 @@ class _Inspected:
     def ref(self) -> _Raster:
         return self.rasters["unw_phase"]
 
+    @property
+    def kind(self) -> ProductKind:
+        track = ("ASC" if self.flight_direction == "ASCENDING" else "DSC") + (
+            f"{self.relative_orbit:03d}" if self.relative_orbit is not None else ""
+        )
+        p = self.parsed
+        return ProductKind(p.job_type, p.bursts, track, f"INT{p.pixel_size_m}", p.polarization)
+
 
 def _inspect(cand: _Candidate, warn_optional: Callable[[str], None]) -> _Inspected:
+    """Pass 1: name, metadata and raster headers only (no pixel is read)."""
     parsed = parse_product_name(cand.name)
     files = _ProductFiles(cand)
     txt_name = f"{cand.name}.txt"
@@ -642,14 +756,14 @@ def _inspect(cand: _Candidate, warn_optional: Callable[[str], None]) -> _Inspect
         base = f"{cand.name}_{suffix}.tif"
         if not files.has(base):
             raise _Skip(f"{base} is missing (incomplete product)")
-        rasters[suffix] = _open_raster(files.gdal_path(base), validate=True)
+        rasters[suffix] = _open_raster(files.gdal_path(base), validate=False, crs=suffix == "unw_phase")
     ref = rasters["unw_phase"]
-    for suffix in GEOMETRY_SUFFIXES:
+    for suffix in (CONNCOMP_SUFFIX,) + GEOMETRY_SUFFIXES:
         base = f"{cand.name}_{suffix}.tif"
         if not files.has(base):
             continue
         try:
-            rasters[suffix] = _open_raster(files.gdal_path(base), validate=True)
+            rasters[suffix] = _open_raster(files.gdal_path(base), validate=False, crs=False)
         except _Skip as exc:
             warn_optional(f"{cand.name}: {exc}; its {suffix} is not used")
     for suffix, r in list(rasters.items()):
@@ -740,38 +854,411 @@ def _aoi_bounds(
 
 
 # ----------------------------------------------------------------------------------------- writing
-def _clip(src_path: str, dst: Path, grid: PreparedGrid, warp: bool, src_gt: Sequence[float]) -> None:
-    """Cut (or, off the lattice, warp with nearest neighbour) one raster onto ``grid``."""
+def _vsimem_text(path: str) -> str:
     from osgeo import gdal
 
-    options = ["COMPRESS=DEFLATE", "TILED=YES"]
+    handle = gdal.VSIFOpenL(path, "rb")
+    try:
+        gdal.VSIFSeekL(handle, 0, 2)
+        size = gdal.VSIFTellL(handle)
+        gdal.VSIFSeekL(handle, 0, 0)
+        return bytes(gdal.VSIFReadL(1, size, handle)).decode("utf-8")
+    finally:
+        gdal.VSIFCloseL(handle)
+        gdal.Unlink(path)
+
+
+def _window_vrt(raster: _Raster, grid: PreparedGrid, warp: bool) -> str:
+    """The XML of a VRT presenting ``raster`` on ``grid``: a whole-pixel window of it, or (``warp``, other
+    CRS or pixel lattice) a warped VRT resampling it with nearest neighbour. No pixel is read or written."""
+    from xml.sax.saxutils import escape
+
+    from osgeo import gdal
+
+    src_path, src_gt = raster.path, raster.geotransform
     if not warp:
         col = int(round((grid.geotransform[0] - src_gt[0]) / src_gt[1]))
         row = int(round((grid.geotransform[3] - src_gt[3]) / src_gt[5]))
-        out = gdal.Translate(
-            str(dst), src_path, srcWin=[col, row, grid.width, grid.height], creationOptions=options
+        w, h = grid.width, grid.height
+        # the part of the window inside the source (a window reaching outside reads nodata there)
+        c0, r0 = max(col, 0), max(row, 0)
+        c1, r1 = min(col + w, raster.width), min(row + h, raster.height)
+        nodata = "" if raster.nodata is None else f"    <NoDataValue>{raster.nodata!r}</NoDataValue>\n"
+        return (
+            f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}">\n'
+            f"  <SRS>{escape(grid.crs_wkt)}</SRS>\n"
+            f"  <GeoTransform>{', '.join(repr(float(v)) for v in grid.geotransform)}</GeoTransform>\n"
+            f'  <VRTRasterBand dataType="{raster.data_type}" band="1">\n' + nodata + "    <SimpleSource>\n"
+            f'      <SourceFilename relativeToVRT="0">{escape(src_path)}</SourceFilename>\n'
+            "      <SourceBand>1</SourceBand>\n"
+            f'      <SourceProperties RasterXSize="{raster.width}" RasterYSize="{raster.height}" '
+            f'DataType="{raster.data_type}"/>\n'
+            f'      <SrcRect xOff="{c0}" yOff="{r0}" xSize="{c1 - c0}" ySize="{r1 - r0}"/>\n'
+            f'      <DstRect xOff="{c0 - col}" yOff="{r0 - row}" xSize="{c1 - c0}" ySize="{r1 - r0}"/>\n'
+            + "    </SimpleSource>\n"
+            "  </VRTRasterBand>\n"
+            "</VRTDataset>\n"
         )
-    else:
-        xmin, ymin, xmax, ymax = grid.bounds
-        src = gdal.Open(src_path)
-        nodata = src.GetRasterBand(1).GetNoDataValue()
-        out = gdal.Warp(
-            str(dst),
-            src,
-            dstSRS=grid.crs_wkt,
-            outputBounds=(xmin, ymin, xmax, ymax),
-            width=grid.width,
-            height=grid.height,
-            resampleAlg="near",
-            srcNodata=nodata,
-            dstNodata=nodata,
-            creationOptions=options,
-        )
-        src = None
+    tmp = f"/vsimem/insarhub_{os.getpid()}_{id(grid)}_{abs(hash(src_path))}.vrt"
+    xmin, ymin, xmax, ymax = grid.bounds
+    src = gdal.Open(src_path)
+    out = gdal.Warp(
+        tmp,
+        src,
+        format="VRT",
+        dstSRS=grid.crs_wkt,
+        outputBounds=(xmin, ymin, xmax, ymax),
+        width=grid.width,
+        height=grid.height,
+        resampleAlg="near",
+        srcNodata=raster.nodata,
+        dstNodata=raster.nodata,
+    )
+    src = None
     if out is None:
-        raise RuntimeError(f"GDAL could not write {dst.name}")
+        raise RuntimeError(f"GDAL could not make a window of {src_path}")
     out.FlushCache()
     out = None
+    return _vsimem_text(tmp)
+
+
+def _derived_conncomp_vrt(unw_vrt_name: str, grid: PreparedGrid) -> str:
+    """The XML of a Byte VRT that is 1 where the unwrapped phase (the VRT ``unw_vrt_name`` beside it) is valid
+    and 0 where it is nodata (0): the connected components of a product without an unwrapper's ones (one
+    component, cut by masked water and nodata), so that MintPy's unwrapping-error corrections can run."""
+    from xml.sax.saxutils import escape
+
+    w, h = grid.width, grid.height
+    return (
+        f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}">\n'
+        f"  <SRS>{escape(grid.crs_wkt)}</SRS>\n"
+        f"  <GeoTransform>{', '.join(repr(float(v)) for v in grid.geotransform)}</GeoTransform>\n"
+        '  <VRTRasterBand dataType="Byte" band="1">\n'
+        "    <Description>connected components derived from the valid unwrapped phase</Description>\n"
+        "    <ComplexSource>\n"
+        f'      <SourceFilename relativeToVRT="1">{escape(unw_vrt_name)}</SourceFilename>\n'
+        "      <SourceBand>1</SourceBand>\n"
+        f'      <SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>\n'
+        f'      <DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>\n'
+        "      <NODATA>0</NODATA>\n"
+        "      <LUT>-3.4e38:1,-1e-30:1,0:0,1e-30:1,3.4e38:1</LUT>\n"
+        "    </ComplexSource>\n"
+        "  </VRTRasterBand>\n"
+        "</VRTDataset>\n"
+    )
+
+
+def _read_all(path: Path) -> np.ndarray:
+    """Every pixel of band 1 of ``path`` (a prepared window); raises RuntimeError on a damaged file."""
+    from osgeo import gdal
+
+    ds = gdal.Open(str(path))
+    if ds is None:
+        raise RuntimeError(f"GDAL cannot open {path.name}")
+    data = ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    if data is None:
+        raise RuntimeError(f"GDAL could not read {path.name}")
+    return data
+
+
+class _Quality:
+    """Stack statistics gathered while every window is read once: average coherence, where every
+    interferogram is valid (and in a connected component), and a quick stacked phase rate (rad/year) -
+    what the reference point is chosen from (:func:`~.config.choose_reference`) - plus each
+    interferogram's mean coherence and valid share."""
+
+    def __init__(self, shape: Tuple[int, int], n_ifg: int) -> None:
+        self.shape = shape
+        self.count = n_ifg
+        self.coh_sum = np.zeros(shape, dtype=np.float32)
+        self.phase_sum = np.zeros(shape, dtype=np.float32)
+        self.years_sum = np.zeros(shape, dtype=np.float32)
+        self.valid = np.ones(shape, dtype=bool)
+        self.valid_conncomp = np.ones(shape, dtype=bool)
+        self.ifg_coh_sum = np.zeros(n_ifg)
+        self.ifg_valid = np.zeros(n_ifg, dtype=np.int64)
+
+    def add_rows(
+        self,
+        r0: int,
+        phase: np.ndarray,
+        coh: np.ndarray,
+        conncomp_ok: np.ndarray,
+        years: np.ndarray,
+        offsets: np.ndarray,
+    ) -> None:
+        """Rows ``r0...`` of every interferogram: ``(interferograms, rows, columns)`` arrays; ``offsets``: each
+        interferogram's typical phase (its arbitrary constant), ``years``: its time span."""
+        rows = slice(r0, r0 + phase.shape[1])
+        ok = np.isfinite(phase) & (phase != 0.0) & np.isfinite(coh) & (coh > 0.0)
+        self.valid[rows] &= ok.all(axis=0)
+        self.valid_conncomp[rows] &= (ok & conncomp_ok).all(axis=0)
+        self.coh_sum[rows] += np.where(ok, coh, 0.0).sum(axis=0, dtype=np.float32)
+        shifted = phase - offsets[:, None, None].astype(np.float32)
+        self.phase_sum[rows] += np.where(ok, shifted, 0.0).sum(axis=0, dtype=np.float32)
+        self.years_sum[rows] += (ok * years[:, None, None].astype(np.float32)).sum(axis=0, dtype=np.float32)
+        self.ifg_coh_sum += np.where(ok, coh, 0.0).sum(axis=(1, 2), dtype=np.float64)
+        self.ifg_valid += ok.sum(axis=(1, 2))
+
+    def ifg_stats(self, k: int) -> Tuple[float, float]:
+        """``(mean coherence, valid share)`` of interferogram ``k``."""
+        n = int(self.ifg_valid[k])
+        mean = float(self.ifg_coh_sum[k] / n) if n else float("nan")
+        return mean, n / max(self.shape[0] * self.shape[1], 1)
+
+    def save(self, path: Path, fingerprint: str) -> None:
+        rate = np.where(self.years_sum > 0, self.phase_sum / np.maximum(self.years_sum, 1e-9), np.nan)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(
+            tmp,
+            fingerprint=np.array(fingerprint),
+            coherence=(self.coh_sum / max(self.count, 1)).astype(np.float32),
+            valid=self.valid,
+            valid_conncomp=self.valid_conncomp,
+            rate=rate.astype(np.float32),
+        )
+        os.replace(tmp, path)
+
+
+def load_quality(
+    prepared: Prepared, in_conncomp: bool = False
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(average coherence, valid in every interferogram, stacked phase rate in rad/year)`` that
+    :func:`prepare_products` saved for ``prepared``, or None when missing or of other products.
+    ``in_conncomp``: "valid" also means inside a connected component (non-zero) of every interferogram."""
+    path = prepared.workdir / QUALITY_NAME
+    try:
+        with np.load(path) as data:
+            if str(data["fingerprint"]) != prepared.fingerprint:
+                return None
+            valid = data["valid_conncomp"] if in_conncomp else data["valid"]
+            out = (data["coherence"], valid.astype(bool), data["rate"])
+    except (OSError, KeyError, ValueError):
+        return None
+    if any(a.shape != prepared.grid.shape for a in out):
+        return None
+    return out
+
+
+def _corrected_phase_vrt(original_vrt: str, cycles_tif: str, grid: PreparedGrid) -> str:
+    """The XML of a VRT whose pixels are the phase of ``original_vrt`` plus 2 pi times the whole cycles of
+    ``cycles_tif`` (both beside it): an unwrapping-error correction applied on the fly, no phase copied."""
+    from xml.sax.saxutils import escape
+
+    w, h = grid.width, grid.height
+    rect = f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/><DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+    return (
+        f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}">\n'
+        f"  <SRS>{escape(grid.crs_wkt)}</SRS>\n"
+        f"  <GeoTransform>{', '.join(repr(float(v)) for v in grid.geotransform)}</GeoTransform>\n"
+        '  <VRTRasterBand dataType="Float32" band="1" subClass="VRTDerivedRasterBand">\n'
+        "    <Description>unwrapped phase, corrected for unwrapping errors (phase closure)</Description>\n"
+        "    <NoDataValue>0</NoDataValue>\n"
+        "    <PixelFunctionType>sum</PixelFunctionType>\n"
+        "    <SourceTransferType>Float64</SourceTransferType>\n"
+        "    <SimpleSource>\n"
+        f'      <SourceFilename relativeToVRT="1">{escape(original_vrt)}</SourceFilename>\n'
+        f"      <SourceBand>1</SourceBand>\n      {rect}\n"
+        "    </SimpleSource>\n"
+        "    <ComplexSource>\n"
+        f'      <SourceFilename relativeToVRT="1">{escape(cycles_tif)}</SourceFilename>\n'
+        f"      <SourceBand>1</SourceBand>\n      {rect}\n"
+        f"      <ScaleOffset>0</ScaleOffset>\n      <ScaleRatio>{repr(2.0 * math.pi)}</ScaleRatio>\n"
+        "    </ComplexSource>\n"
+        "  </VRTRasterBand>\n"
+        "</VRTDataset>\n"
+    )
+
+
+@dataclass
+class _Pass:
+    """What one read of every window gave."""
+
+    quality: _Quality | None
+    failed: Dict[str, str]  # product name -> why
+    corrected_px: Dict[str, int]  # product name -> pixels corrected by phase closure
+    closure_note: str  # what the phase-closure correction did or why it could not run
+    components: Dict[str, int] = field(default_factory=dict)  # largest conncomp label (0: derived)
+
+
+def _read_rows(ds, r0: int, r1: int) -> np.ndarray:
+    data = ds.GetRasterBand(1).ReadAsArray(0, r0, ds.RasterXSize, r1 - r0)
+    if data is None:
+        raise RuntimeError("GDAL could not read it")
+    return data
+
+
+def _window_pass(
+    folders: Dict[str, Path],
+    order: List[_Inspected],
+    derived: Dict[str, bool],
+    grid: PreparedGrid,
+    *,
+    closure: bool,
+    check_cancel: Callable[[], None],
+    progress: Callable[[float], None],
+    block_bytes: int = 256 << 20,
+) -> _Pass:
+    """Read every window MintPy will read once, in blocks of rows across all interferograms: validates them,
+    gathers the stack statistics and (``closure``) finds and corrects unwrapping errors from the phase
+    closure of triangles (:mod:`.closure`), writing the whole cycles of each corrected interferogram beside
+    its window (``<name>.unwrap_cycles.tif``, mostly zeros) and making its ``_unw_phase.vrt`` add them.
+
+    Time is linear in the number of products; memory about ``block_bytes`` plus a few grid-sized arrays.
+    """
+    from osgeo import gdal
+
+    from .closure import ClosureCorrector
+
+    names = [i.cand.name for i in order]
+    components = {name: 0 for name in names}  # the largest connected-component label of each product
+    n = len(order)
+    height, width = grid.shape
+    failed: Dict[str, str] = {}
+    datasets: Dict[Tuple[str, str], object] = {}
+
+    def vrt(name: str, suffix: str) -> Path:
+        return folders[name] / f"{name}_{suffix}{RASTER_EXT}"
+
+    for name in names:
+        for suffix in ("unw_phase", "corr") + (() if derived[name] else (CONNCOMP_SUFFIX,)):
+            try:
+                ds = gdal.Open(str(vrt(name, suffix)))
+                if ds is None:
+                    raise RuntimeError("GDAL cannot open it")
+                datasets[(name, suffix)] = ds
+            except RuntimeError as exc:
+                failed.setdefault(name, f"its {suffix} cannot be opened ({exc})")
+    if failed:
+        return _Pass(None, failed, {}, "")
+
+    def read_block(r0: int, r1: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        phase = np.zeros((n, r1 - r0, width), dtype=np.float32)
+        coh = np.zeros((n, r1 - r0, width), dtype=np.float32)
+        cc_ok = np.ones((n, r1 - r0, width), dtype=bool)
+        for k, name in enumerate(names):
+            try:
+                phase[k] = _read_rows(datasets[(name, "unw_phase")], r0, r1)
+                coh[k] = _read_rows(datasets[(name, "corr")], r0, r1)
+                if not derived[name]:
+                    labels = _read_rows(datasets[(name, CONNCOMP_SUFFIX)], r0, r1)
+                    cc_ok[k] = labels > 0
+                    components[name] = max(components[name], int(labels.max()) if labels.size else 0)
+            except RuntimeError as exc:
+                failed.setdefault(name, f"it is unreadable or truncated ({exc}); download it again")
+        return phase, coh, cc_ok
+
+    pairs = [(i.parsed.reference_date, i.parsed.secondary_date) for i in order]
+    years = np.array([(b - a).days / 365.25 for a, b in pairs])
+    corrector = ClosureCorrector(pairs) if closure else None
+    halo = corrector.window_px // 2 if corrector is not None else 0
+    rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
+    # each interferogram's typical phase and the triangles' constants, from the whole grid when it fits in
+    # one block (then read only once), else from a sample of rows spread over it
+    whole = read_block(0, height) if height <= rows_per_block else None
+    if whole is not None:
+        s_phase, s_coh = whole[0].reshape(n, -1), whole[1].reshape(n, -1)
+    else:
+        starts = sorted({int(v) for v in np.linspace(0, max(0, height - 8), 12)})
+        sample = [read_block(r, min(height, r + 8)) for r in starts]
+        s_phase = np.concatenate([b[0] for b in sample], axis=1).reshape(n, -1)
+        s_coh = np.concatenate([b[1] for b in sample], axis=1).reshape(n, -1)
+        del sample
+    if failed:
+        return _Pass(None, failed, {}, "")
+    offsets = np.zeros(n)
+    for k in range(n):
+        ok = (s_phase[k] != 0) & np.isfinite(s_phase[k])
+        offsets[k] = float(np.median(s_phase[k][ok])) if ok.any() else 0.0
+    note = ""
+    if corrector is not None:
+        if corrector.n_triangles == 0:
+            note = (
+                "Phase closure cannot check the interferograms for unwrapping errors: the network has no closed "
+                "triangle of dates (a-b, b-c, a-c). Add such pairs (selectpairs with NEIGHBOURS >= 2) to have "
+                "them corrected."
+            )
+            corrector = None
+            halo = 0
+        else:
+            corrector.fit_constants(s_phase, s_coh)
+    del s_phase, s_coh
+
+    quality = _Quality(grid.shape, n)
+    corrected = {name: 0 for name in names}
+    cycles_ds: Dict[str, object] = {}
+    driver = gdal.GetDriverByName("GTiff")
+    for r0 in range(0, height, rows_per_block):
+        check_cancel()
+        r1 = min(height, r0 + rows_per_block)
+        h0, h1 = max(0, r0 - halo), min(height, r1 + halo)
+        phase, coh, cc_ok = whole if whole is not None else read_block(h0, h1)
+        whole = None
+        if failed:
+            return _Pass(None, failed, {}, "")
+        inner = slice(r0 - h0, r0 - h0 + (r1 - r0))
+        if corrector is not None:
+            flat_phase = phase.reshape(n, -1)
+            flat_coh = coh.reshape(n, -1)
+            cycles = np.zeros(flat_phase.shape, dtype=np.int8)
+            chunk = 65536
+            for c0 in range(0, flat_phase.shape[1], chunk):
+                cycles[:, c0 : c0 + chunk] = corrector.solve(
+                    flat_phase[:, c0 : c0 + chunk], flat_coh[:, c0 : c0 + chunk]
+                ).cycles
+            cycles = cycles.reshape(phase.shape)
+            for k in np.nonzero(cycles.any(axis=(1, 2)))[0]:
+                kept = corrector.majority(cycles[k], phase[k] != 0)[inner]
+                if not kept.any():
+                    continue
+                name = names[k]
+                if name not in cycles_ds:
+                    cycles_ds[name] = driver.Create(
+                        str(folders[name] / f"{name}.unwrap_cycles.tif"),
+                        width,
+                        height,
+                        1,
+                        gdal.GDT_Int16,
+                        ["COMPRESS=DEFLATE", "TILED=YES", "SPARSE_OK=TRUE"],
+                    )
+                    cycles_ds[name].SetGeoTransform(grid.geotransform)
+                    cycles_ds[name].SetProjection(grid.crs_wkt)
+                cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
+                corrected[name] += int(np.count_nonzero(kept))
+                phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
+        quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, offsets)
+        del phase, coh, cc_ok
+        progress(100.0 * r1 / height)
+    datasets.clear()
+    for name, ds in cycles_ds.items():
+        ds.FlushCache()
+        cycles_ds[name] = None
+        original = f"{name}_unw_phase.original{RASTER_EXT}"
+        os.replace(vrt(name, "unw_phase"), folders[name] / original)
+        vrt(name, "unw_phase").write_text(_corrected_phase_vrt(original, f"{name}.unwrap_cycles.tif", grid))
+    if corrector is not None:
+        unchecked = [names[k] for k in range(n) if not corrector.in_triangle[k]]
+        total = sum(corrected.values())
+        touched = sorted((name for name in names if corrected[name]), key=lambda m: -corrected[m])
+        note = (
+            f"Unwrapping errors (phase closure of {corrector.n_triangles} triangles, pixel by pixel): "
+            + (
+                f"corrected {total} pixels in {len(touched)} of {n} interferograms ("
+                + ", ".join(f"{m}: {corrected[m]}" for m in touched[:8])
+                + (f" and {len(touched) - 8} more" if len(touched) > 8 else "")
+                + ")."
+                if total
+                else f"none found in the {n} interferograms."
+            )
+            + (
+                f" {len(unchecked)} interferograms belong to no triangle and could not be checked "
+                f"({_names(unchecked, 4)})."
+                if unchecked
+                else ""
+            )
+        )
+    return _Pass(quality, {}, corrected, note, components)
 
 
 def remove_sidecars(folder: Path) -> List[Path]:
@@ -784,7 +1271,7 @@ def remove_sidecars(folder: Path) -> List[Path]:
         if not sub.is_dir() or not _is_product_name(sub.name):
             continue
         for f in sub.iterdir():
-            if f.name.endswith((".aux.xml", ".tif.xml", ".ovr", ".msk")):
+            if f.name.endswith((".aux.xml", ".tif.xml", ".vrt.xml", ".ovr", ".msk")):
                 f.unlink()
                 removed.append(f)
     return removed
@@ -806,6 +1293,32 @@ def _never() -> bool:
     return False
 
 
+def _kind_message(groups: Dict[ProductKind, List[str]], folder: Path, selection: str | None) -> str:
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0].key))
+    lines = [
+        f"{kind.describe()} [{kind.key}]: {len(names)} products ({_names(sorted(names), 4)})"
+        for kind, names in ordered
+    ]
+    if selection:
+        matching = [k for k, _ in ordered if k.matches(selection)]
+        how = "none" if not matching else f"{len(matching)}"
+        return (
+            f"PRODUCT_KIND '{selection}' matches {how} of the kinds of product in '{folder}': "
+            + "; ".join(lines)
+            + ". Set PRODUCT_KIND to one of "
+            + ", ".join(f"'{k.key}'" for k, _ in ordered)
+            + " (or a part of it that names one kind only, e.g. the job type or burst id)."
+        )
+    odd = sorted(n for _, names in ordered[1:] for n in names)
+    return (
+        f"The products folder '{folder}' mixes {len(groups)} kinds of product (job types, bursts or tracks), "
+        "which cannot form one time series: "
+        + "; ".join(lines)
+        + f". The odd ones out: {_names(odd, 10)}. Move the products of other kinds to their own folder, or "
+        f"set PRODUCT_KIND to '{ordered[0][0].key}' (or another kind) to use only the products of that kind."
+    )
+
+
 # --------------------------------------------------------------------------------------------- main
 def prepare_products(
     products_folder: os.PathLike | str,
@@ -813,41 +1326,57 @@ def prepare_products(
     *,
     aoi_wkt_wgs84: str | None = None,
     extent: Sequence | None = None,
+    product_kind: str | None = None,
+    unwrap_correction: bool = True,
     log: Log = _noop,
     warn: Log | None = None,
     progress: Callable[[float], None] | None = None,
     is_cancelled: Callable[[], bool] = _never,
 ) -> Prepared:
-    """Find, check and clip the HyP3 InSAR products of ``products_folder`` into ``workdir/inputs``.
+    """Find and check the HyP3 InSAR products of ``products_folder`` and present them on one common grid
+    in ``workdir/inputs`` (as windows, VRTs; no raster is copied).
 
     Parameters
     ----------
     products_folder: folder searched (4 levels deep) for product zips ``NAME.zip`` and unpacked
         products (``NAME/`` folders, or ``NAME_*.tif`` + ``NAME.txt`` lying in a shared folder);
         INSAR_GAMMA, INSAR_ISCE_BURST and INSAR_ISCE_MULTI_BURST names. ``workdir`` is never searched.
-    workdir: the work folder (created; must be writable). The clipped products go to
-        ``workdir/inputs/<product>/``, a record of the preparation to ``workdir/insarhub_prepared.json``.
+    workdir: the work folder (created; must be writable). Each product gets ``workdir/inputs/<product>/``
+        (its ``.txt`` and one VRT per raster, each a window of the product's own GeoTIFF on the common
+        grid), a record of the preparation goes to ``workdir/insarhub_prepared.json`` and the stack
+        statistics to ``workdir/insarhub_quality.npz``. The products themselves are only read.
     aoi_wkt_wgs84: optional AOI, WKT in EPSG:4326 (lon lat); the grid is cut to its bounding box.
     extent: optional ``(xmin, ymin, xmax, ymax, crs)`` (crs as ``EPSG:xxxx`` or WKT; default
         EPSG:4326); intersected with the AOI when both are given.
+    product_kind: use only the products of this kind when the folder holds several (a
+        :attr:`ProductKind.key` such as ``INSAR_ISCE_BURST/056072_IW2/ASC027/INT80/VV``, or any part of it
+        that names one kind, e.g. ``INSAR_GAMMA`` or ``056072_IW2``); the others are listed as skipped.
+        None: a folder of several kinds is refused.
+    unwrap_correction: find and correct unwrapping errors pixel by pixel from the phase closure of the
+        network's triangles (:mod:`.closure`); a corrected interferogram's window adds the whole cycles
+        (``<name>.unwrap_cycles.tif``, the only raster written, mostly zeros) on the fly.
     log, warn: receive progress messages and warnings (``warn`` defaults to ``log``).
     progress: receives the percentage done (0-100).
-    is_cancelled: polled between products and rasters; :class:`CancelledError` when it returns True.
+    is_cancelled: polled between products; :class:`CancelledError` when it returns True.
+
+    Every window MintPy will read is read once here (a truncated GeoTIFF opens but fails on read), in
+    time linear in the number of products and memory of a few grid-sized arrays.
 
     Returns
     -------
     :class:`Prepared`: the kept products, the skipped ones with reasons, the common grid, dates, pairs.
-    A second call with the same products and AOI reuses the clipped files (``reused=True``) so MintPy can
-    skip its finished steps; when they changed, the clipped files and MintPy's loaded stacks are replaced.
+    A second call with the same products and AOI reuses the prepared inputs (``reused=True``) so MintPy can
+    skip its finished steps; when they changed, they and MintPy's loaded stacks are replaced.
 
     Raises
     ------
-    InputError: no products, products of different tracks, fewer than three usable interferograms, a
-        disconnected pair network, no common overlap, or an AOI outside it.
+    InputError: no products, products of several kinds (job type, burst, track, pixel size, polarisation)
+        without a ``product_kind``, fewer than three usable interferograms, a disconnected pair network, no
+        common overlap, or an AOI outside it.
     CancelledError: when ``is_cancelled`` returned True.
     """
-    products_folder = Path(products_folder)
-    workdir = Path(workdir)
+    products_folder = Path(products_folder).absolute()
+    workdir = Path(workdir).absolute()
     warnings: List[str] = []
 
     def _warn(message: str) -> None:
@@ -869,7 +1398,7 @@ def prepare_products(
         raise InputError(f"The work folder '{workdir}' is not writable; choose another one.")
 
     with _gdal_errors():
-        # ---- pass 1: find and check
+        # ---- pass 1: find and check names, metadata and raster headers (no pixel read)
         candidates = find_products(products_folder, exclude=[workdir])
         if not candidates:
             raise InputError(
@@ -899,9 +1428,39 @@ def prepare_products(
             else:
                 skipped.append(SkippedProduct(name, options[0].source, "; ".join(reasons)))
                 _warn(f"Skipped product {name}: {'; '.join(reasons)}")
-            _progress(30.0 * (k + 1) / len(by_name))
+            _progress(10.0 * (k + 1) / len(by_name))
 
-        # ---- one product per pair: keep the newest
+        if not inspected:
+            raise InputError(
+                f"None of the {len(by_name)} products in '{products_folder}' can be used: "
+                + "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])
+            )
+
+        # ---- one kind: job type, burst (set), track, pixel size, polarisation
+        kinds: Dict[ProductKind, List[str]] = defaultdict(list)
+        for item in inspected:
+            kinds[item.kind].append(item.cand.name)
+        if product_kind and product_kind.strip():
+            chosen = [k for k in kinds if k.matches(product_kind)]
+            if len(chosen) != 1:
+                raise InputError(_kind_message(kinds, products_folder, product_kind.strip()))
+            kind = chosen[0]
+            for item in [i for i in inspected if i.kind != kind]:
+                reason = f"it is of another kind ({item.kind.key}) than PRODUCT_KIND selects ({kind.key})"
+                skipped.append(SkippedProduct(item.cand.name, item.cand.source, reason))
+            left_out = [i.cand.name for i in inspected if i.kind != kind]
+            if left_out:
+                _warn(
+                    f"Used only the {len(kinds[kind])} products of kind {kind.key}; left out "
+                    f"{len(left_out)} of other kinds: {_names(sorted(left_out))}"
+                )
+            inspected = [i for i in inspected if i.kind == kind]
+        elif len(kinds) > 1:
+            raise InputError(_kind_message(kinds, products_folder, None))
+        kind = inspected[0].kind
+        flight_direction, relative_orbit = inspected[0].flight_direction, inspected[0].relative_orbit
+
+        # ---- one product per pair (within the one kind): keep the newest, name the others
         by_pair: Dict[Tuple[dt.date, dt.date], List[_Inspected]] = defaultdict(list)
         for item in inspected:
             by_pair[(item.parsed.reference_date, item.parsed.secondary_date)].append(item)
@@ -911,33 +1470,11 @@ def prepare_products(
             inspected.append(items[0])
             for dup in items[1:]:
                 reason = (
-                    f"duplicate of {items[0].cand.name} (same pair {pair[0]:%Y%m%d}-{pair[1]:%Y%m%d}, older)"
+                    f"duplicate of {items[0].cand.name} (same pair {pair[0]:%Y%m%d}-{pair[1]:%Y%m%d} and "
+                    "kind, older file)"
                 )
                 skipped.append(SkippedProduct(dup.cand.name, dup.cand.source, reason))
                 _warn(f"Skipped product {dup.cand.name}: {reason}; kept {items[0].cand.name}")
-
-        if not inspected:
-            raise InputError(
-                f"None of the {len(by_name)} products in '{products_folder}' can be used: "
-                + "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])
-            )
-
-        # ---- one track
-        tracks: Dict[Tuple[str, int | None], List[str]] = defaultdict(list)
-        for item in inspected:
-            tracks[(item.flight_direction, item.relative_orbit)].append(item.cand.name)
-        if len(tracks) > 1:
-            parts = [
-                f"{direction.lower()} relative orbit {orbit if orbit is not None else '?'}: "
-                f"{len(names)} products ({_names(sorted(names), 3)})"
-                for (direction, orbit), names in sorted(tracks.items(), key=lambda t: -len(t[1]))
-            ]
-            raise InputError(
-                "The products come from different tracks, which cannot form one time series: "
-                + "; ".join(parts)
-                + ". Put the products of one track in their own folder and run again."
-            )
-        (flight_direction, relative_orbit), _ = next(iter(tracks.items()))
 
         # ---- one CRS and pixel lattice: the majority's
         crs_groups: Dict[str, List[_Inspected]] = defaultdict(list)
@@ -990,7 +1527,7 @@ def prepare_products(
             epsg = _epsg_of(crs_wkt)
             _warn(
                 f"{len(reprojected)} products are in another CRS (UTM zone) or off the pixel lattice of the "
-                f"other {len(kept) - len(reprojected)}; they were resampled (nearest neighbour) onto "
+                f"other {len(kept) - len(reprojected)}; they are resampled (nearest neighbour) onto "
                 f"EPSG:{epsg or '?'} / {pixel:g} m: {_names(reprojected)}"
             )
 
@@ -1017,133 +1554,192 @@ def prepare_products(
                 )
 
         check_network(kept)
+        aoi = _aoi_bounds(aoi_wkt_wgs84, extent, crs_wkt)
 
         # ---- the common grid
-        boxes = []
-        for item in kept:
-            gt, r = item.ref.geotransform, item.ref
-            box = (gt[0], gt[3] + gt[5] * r.height, gt[0] + gt[1] * r.width, gt[3])
-            if item.warp:
-                box = transform_bounds(box, r.crs_wkt, crs_wkt, inner=True)
-            boxes.append(box)
-        xmin = _snap(max(b[0] for b in boxes), x_origin, pixel, "up")
-        ymin = _snap(max(b[1] for b in boxes), y_origin, pixel, "up")
-        xmax = _snap(min(b[2] for b in boxes), x_origin, pixel, "down")
-        ymax = _snap(min(b[3] for b in boxes), y_origin, pixel, "down")
-        if xmax - xmin < _MIN_GRID_PX * pixel or ymax - ymin < _MIN_GRID_PX * pixel:
-            raise InputError(
-                "The products do not overlap (their common area is smaller than "
-                f"{_MIN_GRID_PX}x{_MIN_GRID_PX} pixels); they must all cover the same ground."
-            )
-        aoi = _aoi_bounds(aoi_wkt_wgs84, extent, crs_wkt)
-        if aoi is not None:
-            # every pixel touching the AOI's bounding box, within the common overlap
-            axmin = max(xmin, _snap(aoi[0], x_origin, pixel, "down"))
-            aymin = max(ymin, _snap(aoi[1], y_origin, pixel, "down"))
-            axmax = min(xmax, _snap(aoi[2], x_origin, pixel, "up"))
-            aymax = min(ymax, _snap(aoi[3], y_origin, pixel, "up"))
-            if axmax - axmin < _MIN_GRID_PX * pixel or aymax - aymin < _MIN_GRID_PX * pixel:
+        def common_grid(items: Sequence[_Inspected]) -> PreparedGrid:
+            boxes = []
+            for item in items:
+                gt, r = item.ref.geotransform, item.ref
+                box = (gt[0], gt[3] + gt[5] * r.height, gt[0] + gt[1] * r.width, gt[3])
+                if item.warp:
+                    box = transform_bounds(box, r.crs_wkt, crs_wkt, inner=True)
+                boxes.append(box)
+            xmin = _snap(max(b[0] for b in boxes), x_origin, pixel, "up")
+            ymin = _snap(max(b[1] for b in boxes), y_origin, pixel, "up")
+            xmax = _snap(min(b[2] for b in boxes), x_origin, pixel, "down")
+            ymax = _snap(min(b[3] for b in boxes), y_origin, pixel, "down")
+            if xmax - xmin < _MIN_GRID_PX * pixel or ymax - ymin < _MIN_GRID_PX * pixel:
                 raise InputError(
-                    "The AOI/extent does not overlap the area all products cover "
-                    f"(x {xmin:.0f} to {xmax:.0f}, y {ymin:.0f} to {ymax:.0f} in EPSG:{_epsg_of(crs_wkt)}) "
-                    f"by at least {_MIN_GRID_PX}x{_MIN_GRID_PX} pixels; draw it inside the products' footprint."
+                    "The products do not overlap (their common area is smaller than "
+                    f"{_MIN_GRID_PX}x{_MIN_GRID_PX} pixels); they must all cover the same ground."
                 )
-            xmin, ymin, xmax, ymax = axmin, aymin, axmax, aymax
-        grid = PreparedGrid(
-            geotransform=(xmin, pixel, 0.0, ymax, 0.0, -pixel),
-            crs_wkt=crs_wkt,
-            epsg=_epsg_of(crs_wkt),
-            width=int(round((xmax - xmin) / pixel)),
-            height=int(round((ymax - ymin) / pixel)),
-        )
-        log(
-            f"Common grid: {grid.width} x {grid.height} pixels of {pixel:g} m, EPSG:{grid.epsg}, "
-            f"x {xmin:.0f}-{xmax:.0f}, y {ymin:.0f}-{ymax:.0f}."
-        )
+            if aoi is not None:
+                # every pixel touching the AOI's bounding box, within the common overlap
+                axmin = max(xmin, _snap(aoi[0], x_origin, pixel, "down"))
+                aymin = max(ymin, _snap(aoi[1], y_origin, pixel, "down"))
+                axmax = min(xmax, _snap(aoi[2], x_origin, pixel, "up"))
+                aymax = min(ymax, _snap(aoi[3], y_origin, pixel, "up"))
+                if axmax - axmin < _MIN_GRID_PX * pixel or aymax - aymin < _MIN_GRID_PX * pixel:
+                    raise InputError(
+                        "The AOI/extent does not overlap the area all products cover "
+                        f"(x {xmin:.0f} to {xmax:.0f}, y {ymin:.0f} to {ymax:.0f} in EPSG:{_epsg_of(crs_wkt)}) "
+                        f"by at least {_MIN_GRID_PX}x{_MIN_GRID_PX} pixels; draw it inside the products' "
+                        "footprint."
+                    )
+                xmin, ymin, xmax, ymax = axmin, aymin, axmax, aymax
+            return PreparedGrid(
+                geotransform=(xmin, pixel, 0.0, ymax, 0.0, -pixel),
+                crs_wkt=crs_wkt,
+                epsg=_epsg_of(crs_wkt),
+                width=int(round((xmax - xmin) / pixel)),
+                height=int(round((ymax - ymin) / pixel)),
+            )
 
         # ---- the product MintPy takes its geometry from: the one with the most geometry files
         def geometry_rank(item: _Inspected) -> Tuple[int, int, str]:
             has = [s for s in GEOMETRY_SUFFIXES if s in item.rasters]
             return (-len(has), int(item.warp), item.cand.name)
 
-        geometry_item = sorted(kept, key=geometry_rank)[0]
-        geometry_suffixes = [s for s in GEOMETRY_SUFFIXES if s in geometry_item.rasters]
-        if "dem" not in geometry_suffixes:
-            raise InputError(
-                "None of the products includes a DEM (NAME_dem.tif), which MintPy needs. "
-                "Submit the jobs again with INCLUDE_DEM (and INCLUDE_LOOK_VECTORS) enabled."
-            )
+        def pick_geometry(items: Sequence[_Inspected]) -> _Inspected:
+            chosen = sorted(items, key=geometry_rank)[0]
+            if "dem" not in chosen.rasters:
+                raise InputError(
+                    "None of the products includes a DEM (NAME_dem.tif), which MintPy needs. "
+                    "Submit the jobs again with INCLUDE_DEM (and INCLUDE_LOOK_VECTORS) enabled."
+                )
+            return chosen
 
-        # ---- pass 2: clip, unless an identical earlier preparation is complete
-        fingerprint = _fingerprint(kept, grid, geometry_item.cand.name)
+        grid = common_grid(kept)
+        geometry_item = pick_geometry(kept)
+        log(
+            f"Common grid: {grid.width} x {grid.height} pixels of {pixel:g} m, EPSG:{grid.epsg}, "
+            f"x {grid.bounds[0]:.0f}-{grid.bounds[2]:.0f}, y {grid.bounds[1]:.0f}-{grid.bounds[3]:.0f}."
+        )
+
+        # ---- unchanged since an earlier preparation: reuse it
+        fingerprint = _fingerprint(kept, grid, geometry_item.cand.name) + (
+            "" if unwrap_correction else "-noclosure"
+        )
         inputs = workdir / INPUTS_DIR
         manifest = workdir / MANIFEST_NAME
         previous: Prepared | None = None
         try:
             previous = load_prepared(workdir) if manifest.exists() else None
-        except InputError:
+        except (InputError, KeyError, TypeError, ValueError):
             previous = None
         if (
             previous is not None
             and previous.fingerprint == fingerprint
             and all(p.raster(s).is_file() for p in previous.products for s in p.suffixes)
+            and load_quality(previous) is not None
         ):
             removed = remove_sidecars(inputs)
             if removed:
                 _warn(
                     f"Removed {len(removed)} sidecar files (e.g. {removed[0].name}) that break MintPy's loader."
                 )
-            log("The products are unchanged since the last preparation: reusing the clipped files.")
+            log("The products are unchanged since the last preparation: reusing the prepared inputs.")
+            if previous.unwrap_correction:
+                log(previous.unwrap_correction)
             previous.reused = True
             previous.skipped = sorted(skipped, key=lambda s: s.name)
             previous.warnings = warnings + [w for w in previous.warnings if w not in warnings]
             _progress(100.0)
             return previous
 
-        # the inputs changed: nothing of an earlier run may be mistaken for current
-        manifest.unlink(missing_ok=True)
-        inputs.mkdir(parents=True, exist_ok=True)
-        for sub in inputs.iterdir():
-            if sub.is_dir() and (_is_product_name(sub.name) or sub.name.endswith(".partial")):
-                shutil.rmtree(sub)
-        for stale in MINTPY_LOADED_FILES:
-            (inputs / stale).unlink(missing_ok=True)
-        unpack_root = workdir / ".unpack"
-        shutil.rmtree(unpack_root, ignore_errors=True)
-
+        # ---- pass 2: a window (VRT) per raster; every window MintPy will read is read once here
         products: List[PreparedProduct] = []
-        done: List[_Inspected] = []
-        log(f"Clipping {len(kept)} products onto the common grid...")
-        for k, item in enumerate(sorted(kept, key=lambda i: i.cand.name)):
-            _check_cancel()
-            name = item.cand.name
-            suffixes = list(IFG_SUFFIXES) + (geometry_suffixes if item is geometry_item else [])
-            partial = inputs / f".{name}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir()
-            unpacked = unpack_root / name
-            try:
-                bases = [f"{name}_{s}.tif" for s in suffixes]
-                if item.cand.is_zip:
-                    item.files.extract(bases, unpacked)
-                for suffix, base in zip(suffixes, bases):
-                    _check_cancel()
-                    src = str(unpacked / base) if item.cand.is_zip else item.files.gdal_path(base)
-                    _clip(src, partial / base, grid, item.warp, item.rasters[suffix].geotransform)
-                (partial / f"{name}.txt").write_text(_clean_txt(item.txt))
-            except (OSError, RuntimeError, zipfile.BadZipFile) as exc:
+        closure_note = ""
+        for _attempt in range(4):
+            # the inputs changed: nothing of an earlier run may be mistaken for current
+            manifest.unlink(missing_ok=True)
+            (workdir / QUALITY_NAME).unlink(missing_ok=True)
+            inputs.mkdir(parents=True, exist_ok=True)
+            for sub in inputs.iterdir():
+                if sub.is_dir() and (_is_product_name(sub.name) or sub.name.endswith(".partial")):
+                    shutil.rmtree(sub)
+            for stale in MINTPY_LOADED_FILES:
+                (inputs / stale).unlink(missing_ok=True)
+
+            order = sorted(kept, key=lambda i: (i.parsed.reference_date, i.parsed.secondary_date))
+            folders: Dict[str, Path] = {}
+            derived: Dict[str, bool] = {}
+            suffixes_of: Dict[str, List[str]] = {}
+            failed: Dict[str, str] = {}
+            log(f"Preparing {len(kept)} products on the common grid (windows, no copies)...")
+            for item in order:
+                _check_cancel()
+                name = item.cand.name
+                suffixes = list(IFG_SUFFIXES) + [CONNCOMP_SUFFIX]
+                if item is geometry_item:
+                    suffixes += [s for s in GEOMETRY_SUFFIXES if s in item.rasters]
+                derived[name] = CONNCOMP_SUFFIX not in item.rasters
+                partial = inputs / f".{name}.partial"
                 shutil.rmtree(partial, ignore_errors=True)
-                reason = f"it could not be unpacked or clipped ({exc}); download it again"
+                partial.mkdir()
+                folders[name], suffixes_of[name] = partial, suffixes
+                try:
+                    for suffix in suffixes:
+                        target = partial / f"{name}_{suffix}{RASTER_EXT}"
+                        if suffix == CONNCOMP_SUFFIX and derived[name]:
+                            text = _derived_conncomp_vrt(f"{name}_unw_phase{RASTER_EXT}", grid)
+                        else:
+                            text = _window_vrt(item.rasters[suffix], grid, item.warp)
+                        target.write_text(text)
+                    (partial / f"{name}.txt").write_text(_clean_txt(item.txt))
+                    if item is geometry_item:  # the geometry MintPy reads: whole windows, once
+                        for suffix in suffixes[3:]:
+                            _read_all(partial / f"{name}_{suffix}{RASTER_EXT}")
+                except (OSError, RuntimeError) as exc:
+                    failed[name] = f"it is unreadable or truncated ({exc}); download it again"
+            if not failed:
+                log(
+                    "Reading every window once (validation, stack statistics"
+                    + (", unwrapping errors by phase closure)..." if unwrap_correction else ")...")
+                )
+                result = _window_pass(
+                    folders,
+                    order,
+                    derived,
+                    grid,
+                    closure=unwrap_correction,
+                    check_cancel=_check_cancel,
+                    progress=lambda percent: _progress(10.0 + 0.9 * percent),
+                )
+                failed = result.failed
+            if not failed:
+                break
+            for name, reason in sorted(failed.items()):
+                item = next(i for i in kept if i.cand.name == name)
                 skipped.append(SkippedProduct(name, item.cand.source, reason))
                 _warn(f"Skipped product {name}: {reason}")
-                continue
-            finally:
-                shutil.rmtree(unpacked, ignore_errors=True)
+            # the damaged products may have narrowed the grid or held the geometry: settle both again
+            kept = [i for i in kept if i.cand.name not in failed]
+            check_network(kept)
+            grid, geometry_item = common_grid(kept), pick_geometry(kept)
+            log(
+                f"Preparing again without the damaged products (common grid {grid.width} x {grid.height} pixels)."
+            )
+        else:
+            raise InputError(
+                "Products kept failing to read while the preparation narrowed them down; check the disk and "
+                "download the products named in the warnings again."
+            )
+        quality = result.quality
+        assert quality is not None
+        closure_note = result.closure_note
+        written = 0
+        for k, item in enumerate(order):
+            name = item.cand.name
+            partial = folders[name]
             for extra in partial.iterdir():  # e.g. an .aux.xml GDAL might still write
-                if not extra.name.endswith((".tif", ".txt")):
+                if not extra.name.endswith((RASTER_EXT, ".txt", ".unwrap_cycles.tif")):
                     extra.unlink()
-            target = inputs / name
-            os.replace(partial, target)
+            written += sum(f.stat().st_size for f in partial.iterdir())
+            target_dir = inputs / name
+            os.replace(partial, target_dir)
+            mean_coh, valid_fraction = quality.ifg_stats(k)
             products.append(
                 PreparedProduct(
                     name=name,
@@ -1151,23 +1747,33 @@ def prepare_products(
                     reference_date=item.parsed.reference_date,
                     secondary_date=item.parsed.secondary_date,
                     source=item.cand.source,
-                    folder=target,
+                    folder=target_dir,
                     perp_baseline_m=item.perp_baseline_m,
-                    suffixes=suffixes,
+                    suffixes=suffixes_of[name],
                     reprojected=item.warp,
+                    conncomp_derived=derived[name],
+                    mean_coherence=mean_coh,
+                    valid_fraction=valid_fraction,
+                    closure_corrected_px=result.corrected_px.get(name, 0),
+                    conncomp_labels=result.components.get(name, 0),
                 )
             )
-            done.append(item)
-            _progress(30.0 + 70.0 * (k + 1) / len(kept))
-        shutil.rmtree(unpack_root, ignore_errors=True)
-        if geometry_item not in done:
-            raise InputError(
-                f"The product {geometry_item.cand.name}, whose DEM MintPy needs, could not be clipped; "
-                "download it again."
-            )
-        check_network(done)
+        products.sort(key=lambda p: p.name)
+        fingerprint = _fingerprint(kept, grid, geometry_item.cand.name) + (
+            "" if unwrap_correction else "-noclosure"
+        )
+        quality.save(workdir / QUALITY_NAME, fingerprint)
+        written += (workdir / QUALITY_NAME).stat().st_size
 
     pairs = sorted(p.pair for p in products)
+    if closure_note:
+        log(closure_note)
+    n_derived = sum(1 for p in products if p.conncomp_derived)
+    if n_derived:
+        log(
+            f"{n_derived} of {len(products)} products have no connected components (_conncomp.tif); derived "
+            "ones (1 where the phase is valid) let MintPy's unwrapping-error correction run."
+        )
     prepared = Prepared(
         workdir=workdir,
         products=products,
@@ -1178,16 +1784,21 @@ def prepare_products(
         flight_direction=flight_direction,
         relative_orbit=relative_orbit,
         geometry_product=geometry_item.cand.name,
-        geometry_suffixes=geometry_suffixes,
+        geometry_suffixes=[s for s in GEOMETRY_SUFFIXES if s in geometry_item.rasters],
         warnings=warnings,
         reused=False,
         fingerprint=fingerprint,
+        product_kind=kind.key,
+        bytes_written=written,
+        unwrap_correction=closure_note,
     )
     tmp = manifest.with_name(manifest.name + ".tmp")
     tmp.write_text(json.dumps(prepared.to_json(), indent=1))
     os.replace(tmp, manifest)
+    prepared.bytes_written += manifest.stat().st_size
     log(
-        f"Prepared {len(products)} interferograms over {len(prepared.dates)} dates "
-        f"({prepared.dates[0]:%Y-%m-%d} to {prepared.dates[-1]:%Y-%m-%d}); skipped {len(skipped)}."
+        f"Prepared {len(products)} interferograms ({kind.describe()}) over {len(prepared.dates)} dates "
+        f"({prepared.dates[0]:%Y-%m-%d} to {prepared.dates[-1]:%Y-%m-%d}); skipped {len(skipped)}; "
+        f"wrote {prepared.bytes_written / 1024:.0f} KiB (no raster copied)."
     )
     return prepared

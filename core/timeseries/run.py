@@ -303,6 +303,7 @@ def run_smallbaseline(
     poll_s: float = 0.5,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    append_log: bool = False,
 ) -> RunResult:
     """Run ``python -m mintpy.cli.smallbaselineApp cfg_path`` in ``workdir`` and wait for it.
 
@@ -319,6 +320,7 @@ def run_smallbaseline(
         :class:`CancelledError` raised.
     extra_args: more smallbaselineApp arguments (e.g. ``["--dostep", "velocity"]``).
     env: base environment (default ``os.environ``), cleaned by :func:`mintpy_environment`.
+    append_log: continue ``mintpy.log`` instead of starting it afresh (a run made of several segments).
 
     Raises
     ------
@@ -337,7 +339,7 @@ def run_smallbaseline(
         raise FileNotFoundError(f"MintPy configuration not found: {cfg_path}")
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / LOG_NAME
-    if log_path.exists():
+    if log_path.exists() and not append_log:
         os.replace(log_path, log_path.with_name(LOG_NAME + ".1"))
 
     command = [python, "-m", "mintpy.cli.smallbaselineApp", str(cfg_path), "--dir", str(workdir), *extra_args]
@@ -360,7 +362,7 @@ def run_smallbaseline(
             100.0 * min(len(steps), index + max(0.0, min(1.0, fraction_in_step))) / max(len(steps), 1)
         )
 
-    with open(log_path, "w", encoding="utf-8") as log_file:
+    with open(log_path, "a" if append_log else "w", encoding="utf-8") as log_file:
         log_file.write(
             f"# {' '.join(command)}\n# in {workdir}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
         )

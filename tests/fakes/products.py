@@ -147,6 +147,10 @@ BROKEN_KINDS = ("missing_unw", "truncated_tif", "truncated_zip")
 
 # A map-coordinate field: (x, y) arrays of pixel-centre coordinates (metres) -> values of the same shape.
 Field = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# A boolean field (True inside an area).
+Mask = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# A field per acquisition date: (date, x, y) -> values.
+DateField = Callable[[dt.date, np.ndarray, np.ndarray], np.ndarray]
 DateLike = Union[dt.date, dt.datetime, str]
 
 _DEFAULT_TIME = {"ASCENDING": dt.time(13, 51, 56), "DESCENDING": dt.time(1, 12, 33)}
@@ -397,6 +401,148 @@ def valid_swath_mask(grid: Grid, collar_px: int = 2, flight_direction: str = "AS
     left = np.round(collar_px * frac)
     right = np.round(collar_px * (1.0 - frac))
     return (cols >= left) & (cols < grid.width - right)
+
+
+# --------------------------------------------------------------------------------- realistic fields
+def _ellipse(scene: Grid, center: Tuple[float, float], radii: Tuple[float, float]) -> Mask:
+    """An ellipse in scene fractions (east, south)."""
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, v = _unit_coords(scene, x, y)
+        return ((u - center[0]) / radii[0]) ** 2 + ((v - center[1]) / radii[1]) ** 2 < 1.0
+
+    return inside
+
+
+def lake(scene: Grid) -> Mask:
+    """A lake in the north-west of the scene (about 3 % of it)."""
+    return _ellipse(scene, (0.2, 0.22), (0.1, 0.09))
+
+
+def forest_band(scene: Grid) -> Mask:
+    """A forested band along the scene's southern edge (about 12 % of it), wavy at its northern edge."""
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, v = _unit_coords(scene, x, y)
+        return (v > 0.86 + 0.03 * np.sin(2.0 * np.pi * 2.5 * u)) & (u > 0.35)
+
+    return inside
+
+
+def dem_error_field(scene: Grid) -> Field:
+    """DEM errors (m): a tall canopy, a new building block and a quarry, plus 1 m of noise-free ripple."""
+    canopy = _ellipse(scene, (0.8, 0.72), (0.08, 0.1))
+    block = _ellipse(scene, (0.42, 0.3), (0.04, 0.05))
+    quarry = _ellipse(scene, (0.62, 0.55), (0.05, 0.04))
+
+    def error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, v = _unit_coords(scene, x, y)
+        out = 1.0 * np.sin(2.0 * np.pi * 3.1 * u) * np.cos(2.0 * np.pi * 2.3 * v)
+        return out + 20.0 * canopy(x, y) + 30.0 * block(x, y) - 25.0 * quarry(x, y)
+
+    return error
+
+
+def seasonal_amplitude(scene: Grid, amplitude_mm: float = 8.0, background_mm: float = 1.5) -> Field:
+    """Annual LOS amplitude (mm): an aquifer basin that breathes with the seasons, little elsewhere."""
+
+    def amp(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        u, v = _unit_coords(scene, x, y)
+        r2 = ((u - 0.3) / 0.22) ** 2 + ((v - 0.6) / 0.25) ** 2
+        return background_mm + amplitude_mm * np.exp(-r2)
+
+    return amp
+
+
+def patch_regions(scene: Grid, n: int, rng: np.random.Generator) -> List[Mask]:
+    """``n`` unwrapping-error patches (ellipses of 1.5-4 % of the scene) at random places, each one away
+    from the scene's edges."""
+    out = []
+    for _ in range(n):
+        ru, rv = rng.uniform(0.07, 0.12), rng.uniform(0.07, 0.12)
+        cu, cv = rng.uniform(0.15 + ru, 0.85 - ru), rng.uniform(0.12 + rv, 0.88 - rv)
+        out.append(_ellipse(scene, (float(cu), float(cv)), (float(ru), float(rv))))
+    return out
+
+
+def _power_law_noise(
+    shape: Tuple[int, int], pixel_m: float, scale_m: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Spatially correlated noise of unit standard deviation: a Kolmogorov-like power law (power ~ k^-8/3)
+    flattened beyond ``scale_m``, the way tropospheric turbulence looks in interferograms."""
+    rows, cols = shape
+    ky = np.fft.fftfreq(rows, d=pixel_m)[:, None]
+    kx = np.fft.rfftfreq(cols, d=pixel_m)[None, :]
+    k = np.sqrt(kx**2 + ky**2)
+    k0 = 1.0 / scale_m
+    amplitude = (k**2 + k0**2) ** (-11.0 / 12.0)  # sqrt of (k^2 + k0^2)^(-11/6): power ~ k^(-11/3) in 2-D
+    amplitude[0, 0] = 0.0
+    white = rng.standard_normal(shape)
+    field = np.fft.irfft2(np.fft.rfft2(white) * amplitude, s=shape)
+    return field / max(float(field.std()), 1e-12)
+
+
+@dataclass
+class DateSignals:
+    """What changes per acquisition on a whole scene, as LOS displacement (m, positive towards the satellite):
+    turbulent and height-stratified tropospheric delay, and an annual (seasonal) motion.
+
+    Call it ``signals(date, x, y)`` (a :data:`DateField` for :func:`make_product`). The atmosphere of a
+    date is one random field on a grid padded around the scene, so products of different extents see the
+    same delay where they overlap.
+    """
+
+    pad: Grid
+    turbulent_m: Dict[dt.date, np.ndarray]
+    stratified_m_per_m: Dict[dt.date, float]
+    height: Field
+    seasonal_amplitude_m: Field | None = None
+    seasonal_peak_doy: float = 120.0  # day of the year the seasonal motion is highest (towards the satellite)
+
+    @classmethod
+    def make(
+        cls,
+        scene: Grid,
+        dates: Sequence[dt.date],
+        rng: np.random.Generator,
+        *,
+        atmosphere_mm: float = 0.0,
+        atmosphere_scale_m: float = 6000.0,
+        stratified_mm_per_km: float = 0.0,
+        seasonal_mm: Union[None, float, np.ndarray, Field] = None,
+        margin_px: int = 8,
+    ) -> DateSignals:
+        """Draw every date's atmosphere (turbulence of ``atmosphere_mm`` standard deviation, stratified delay
+        of N(0, ``stratified_mm_per_km``) per km of height) and set the seasonal amplitude (mm)."""
+        pad = scene.shifted(-margin_px, -margin_px, 2 * margin_px, 2 * margin_px)
+        turbulent = {}
+        for d in dates:
+            if atmosphere_mm > 0:
+                turbulent[d] = (
+                    1e-3
+                    * atmosphere_mm
+                    * _power_law_noise(pad.shape, pad.pixel_size, atmosphere_scale_m, rng)
+                )
+            else:
+                turbulent[d] = np.zeros(pad.shape)
+        stratified = {d: float(rng.normal(0.0, stratified_mm_per_km)) * 1e-6 for d in dates}
+        amp = _as_field(seasonal_mm, scene, "seasonal_mm")
+        seasonal = None if amp is None else (lambda x, y, amp=amp: 1e-3 * np.asarray(amp(x, y), dtype=float))
+        return cls(pad, turbulent, stratified, topography(scene), seasonal)
+
+    def seasonal_m(self, when: dt.date, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The seasonal part alone (m) at ``when``."""
+        if self.seasonal_amplitude_m is None:
+            return np.zeros(np.shape(x))
+        phase = 2.0 * np.pi * (decimal_year(when) - self.seasonal_peak_doy / 365.25)
+        return self.seasonal_amplitude_m(x, y) * np.cos(phase)
+
+    def __call__(self, when: dt.date, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        g = self.pad
+        col = np.clip(np.floor((x - g.origin_x) / g.pixel_size).astype(int), 0, g.width - 1)
+        row = np.clip(np.floor((g.origin_y - y) / g.pixel_size).astype(int), 0, g.height - 1)
+        out = self.turbulent_m[when][row, col] + self.stratified_m_per_m[when] * self.height(x, y)
+        return out + self.seasonal_m(when, x, y)
 
 
 # ------------------------------------------------------------------------------------------- names
@@ -742,6 +888,10 @@ def make_product(
     include_inc_map: bool = False,
     nodata_collar_px: int = 2,
     sidecars: Union[bool, str, Sequence[str]] = False,
+    date_displacement_m: DateField | None = None,
+    water: Mask | None = None,
+    forest: Mask | None = None,
+    unwrap_error_conncomp: str = "separate",
 ) -> Path:
     """Write one synthetic HyP3 InSAR product and return its path (``NAME.zip`` or the folder ``NAME``).
 
@@ -763,7 +913,11 @@ def make_product(
         noisier). The noise is independent per pair, so it accumulates in the time series: 0.1 rad already
         gives ~1.5 mm/yr velocity scatter over a 15-date, 12-day stack.
     unwrap_error: ``True`` adds ``unwrap_error_cycles`` x 2 pi in a default patch of the scene; a tuple
-        ``(xmin, ymin, xmax, ymax)`` (map metres) places the patch.
+        ``(xmin, ymin, xmax, ymax)`` (map metres) places the patch; a callable ``f(x, y) -> bool array``
+        shapes it.
+    unwrap_error_conncomp: how the ISCE ``_conncomp.tif`` sees the patch, as SNAPHU would or would not:
+        ``separate`` (its own component, 2), ``same`` (component 1 like its surroundings: invisible to
+        bridging) or ``moat`` (its own component, cut off by a 2-pixel ring of 0).
     dem_error_m: DEM error (m) whose phase ``-4 pi / wavelength * B_perp * dz / (R sin(inc))`` is added, as
         MintPy's ``dem_error`` models it; ``None`` for none.
     phase_offset_rad: a constant added to the unwrapped phase (real unwrapped phase has an arbitrary one).
@@ -775,6 +929,15 @@ def make_product(
     sidecars: write sidecar files next to every GeoTIFF (see :func:`write_qgis_sidecars`): ``True`` = the
         ``.aux.xml`` QGIS writes (breaks MintPy's loader), ``"all"`` = also an ArcGIS-style ``.tif.xml``, or a
         sequence of :data:`SIDECAR_KINDS`. With ``as_zip`` they end up inside the zip.
+    date_displacement_m: ``f(date, x, y)``: LOS displacement (m, positive towards the satellite) of each
+        acquisition against any fixed datum - atmosphere, seasonal motion (see :class:`DateSignals`); the
+        product holds ``f(secondary) - f(reference)`` on top of the velocity, so products of one stack
+        agree where they overlap and close in every triangle.
+    water: ``f(x, y) -> bool``: water. Water mask 0 there; coherence 0.05-0.2 and pure-noise phase, or no
+        phase at all (0 = nodata) with ``apply_water_mask``; connected component 0 (ISCE).
+    forest: ``f(x, y) -> bool``: forest, decorrelating with time: coherence ``0.18 + 0.55 exp(-days / 20)``
+        (0.5 for 12 days, 0.2 after two months), phase noise to match; component 0 (ISCE) where the
+        coherence is below 0.3, as SNAPHU leaves such areas out.
     """
     if job_type not in JOB_TYPES:
         raise ValueError(f"job_type must be one of {JOB_TYPES}, not {job_type!r}")
@@ -813,6 +976,10 @@ def make_product(
     velocity = _as_field(velocity_mm_yr, scene, "velocity_mm_yr") or gaussian_bowl(scene)
     years = decimal_year(sec_time.date()) - decimal_year(ref_time.date())
     disp_m = velocity(x, y) * 1e-3 * years
+    if date_displacement_m is not None:
+        disp_m = (
+            disp_m + date_displacement_m(sec_time.date(), x, y) - date_displacement_m(ref_time.date(), x, y)
+        )
     phase = los_displacement_to_phase(disp_m)
 
     inc_deg = 37.5 + 1.5 * (u if flight_direction == "ASCENDING" else 1.0 - u)
@@ -828,18 +995,49 @@ def make_product(
     low = low_coherence_patch(scene)(x, y)
     coh[low] = 0.3 + 0.08 * rng.random(int(low.sum()))
     coh = np.clip(coh, 0.3, 0.95)
+    conncomp = np.ones(grid.shape, dtype=np.uint8)
+    is_water = np.asarray(water(x, y), dtype=bool) if water is not None else np.zeros(grid.shape, dtype=bool)
+    if forest is not None:
+        trees = np.asarray(forest(x, y), dtype=bool) & ~is_water
+        forest_coh = 0.18 + 0.55 * np.exp(-days / 20.0) + rng.normal(0.0, 0.03, grid.shape)
+        coh = np.where(trees, np.clip(forest_coh, 0.08, 0.8), coh)
+        conncomp[trees & (coh < 0.3)] = 0
+    if is_water.any():
+        coh = np.where(is_water, 0.05 + 0.15 * rng.random(grid.shape), coh)
+        conncomp[is_water] = 0
     noise_scale = np.sqrt(1.0 - coh**2) / coh / (math.sqrt(1.0 - 0.8**2) / 0.8)
     phase = phase + noise_rad * noise_scale * rng.standard_normal(grid.shape) + phase_offset_rad
+    if is_water.any():  # no signal: the phase of decorrelated water is uniform noise
+        phase = np.where(is_water, phase_offset_rad + rng.uniform(-np.pi, np.pi, grid.shape), phase)
 
-    conncomp = np.ones(grid.shape, dtype=np.uint8)
     if unwrap_error:
         if unwrap_error is True:
             patch = unwrap_error_patch(scene)(x, y)
+        elif callable(unwrap_error):
+            patch = np.asarray(unwrap_error(x, y), dtype=bool)
         else:
             xmin, ymin, xmax, ymax = unwrap_error
             patch = (x > xmin) & (x < xmax) & (y > ymin) & (y < ymax)
         phase = phase + 2.0 * np.pi * unwrap_error_cycles * patch
-        conncomp[patch] = 2
+        if unwrap_error_conncomp not in ("separate", "same", "moat"):
+            raise ValueError(
+                f"unwrap_error_conncomp must be separate, same or moat, not {unwrap_error_conncomp!r}"
+            )
+        if unwrap_error_conncomp in ("separate", "moat"):
+            conncomp[patch & (conncomp > 0)] = 2
+        if unwrap_error_conncomp == "moat":
+            grown = patch.copy()
+            for _ in range(2):
+                grown = (
+                    grown
+                    | np.roll(grown, 1, 0)
+                    | np.roll(grown, -1, 0)
+                    | np.roll(grown, 1, 1)
+                    | np.roll(grown, -1, 1)
+                )
+            conncomp[grown & ~patch] = 0
+    if apply_water_mask and is_water.any():
+        valid = valid & ~is_water
 
     # a reference point (GAMMA metadata): the most coherent valid pixel
     ref_idx = np.unravel_index(np.argmax(np.where(valid, coh, -1.0)), grid.shape)
@@ -859,7 +1057,7 @@ def make_product(
     rasters: Dict[str, Tuple[np.ndarray, int, float | None]] = {
         "unw_phase": (masked(phase), gdal.GDT_Float32, 0.0),
         "corr": (masked(coh), gdal.GDT_Float32, 0.0),
-        "water_mask": (valid.astype(np.uint8), gdal.GDT_Byte, None),
+        "water_mask": ((valid & ~is_water).astype(np.uint8), gdal.GDT_Byte, None),
     }
     is_gamma = job_type == "INSAR_GAMMA"
     if not is_gamma or include_wrapped_phase:
@@ -1003,6 +1201,24 @@ class Stack:
     reference_yx: Tuple[int, int]
     unwrap_error_pairs: List[Tuple[dt.date, dt.date]] = field(default_factory=list)
     broken: List[BrokenProduct] = field(default_factory=list)
+    #: per erroneous pair: where its 2 pi error is (truth grid) and how many cycles
+    unwrap_error_masks: Dict[Tuple[dt.date, dt.date], np.ndarray] = field(default_factory=dict)
+    unwrap_error_cycles: Dict[Tuple[dt.date, dt.date], int] = field(default_factory=dict)
+    water_mask: np.ndarray | None = None  # truth grid: water (no signal)
+    forest_mask: np.ndarray | None = None  # truth grid: forest (decorrelates within weeks)
+    dem_error_m: np.ndarray | None = None  # truth grid: the DEM error the products carry (m)
+    seasonal_amplitude_mm: np.ndarray | None = None  # truth grid: amplitude of the annual motion (mm)
+    signals: DateSignals | None = None  # the per-date atmosphere and seasonal motion
+
+    @property
+    def coherent_land_mask(self) -> np.ndarray:
+        """Pixels a good time series must cover: valid in every product, not water, forest or the
+        decorrelated patch."""
+        out = self.valid_mask & ~self.low_coherence_mask
+        for extra in (self.water_mask, self.forest_mask):
+            if extra is not None:
+                out = out & ~extra
+        return out
 
     @property
     def geotransform(self) -> Tuple[float, float, float, float, float, float]:
@@ -1052,6 +1268,14 @@ def make_stack(
     noise_rad: float = 0.05,
     perp_baseline_std_m: float = 60.0,
     dem_error_m: Union[None, float, np.ndarray, Field] = None,
+    atmosphere_mm: float = 0.0,
+    atmosphere_scale_m: float = 6000.0,
+    stratified_mm_per_km: float = 0.0,
+    seasonal_mm: Union[None, float, np.ndarray, Field] = None,
+    water: Union[bool, Mask] = False,
+    forest: Union[bool, Mask] = False,
+    unwrap_error_regions: int | None = None,
+    unwrap_error_conncomp: str = "separate",
     **product_kwargs: object,
 ) -> Stack:
     """Write a stack of synthetic HyP3 products over one scene and return it with its truth.
@@ -1067,6 +1291,20 @@ def make_stack(
     perpendicular baseline drawn from N(0, ``perp_baseline_std_m``) (the first date 0) and every pair that
     difference; every product gets an arbitrary constant phase offset, as unwrapped phase has. Everything is
     reproducible from ``seed``.
+
+    Realism (all off by default; :func:`realistic_stack` turns them on):
+
+    * ``atmosphere_mm``: turbulent tropospheric delay per date (standard deviation, mm; correlated over
+      ``atmosphere_scale_m``) and ``stratified_mm_per_km``: a delay proportional to height, N(0, this) per
+      km and date - both the same for every product of a date (:class:`DateSignals`);
+    * ``seasonal_mm``: amplitude (mm; a number, an array on ``grid`` or a field) of an annual motion that
+      is not part of the velocity truth;
+    * ``dem_error_m``: a DEM error whose phase grows with each pair's perpendicular baseline;
+    * ``water`` / ``forest``: ``True`` for :func:`lake` / :func:`forest_band` (or a mask of your own);
+    * ``unwrap_error_regions``: ``None`` puts every unwrapping error in the one default patch (+1 cycle);
+      a number draws that many patches (:func:`patch_regions`) which the erroneous pairs take in turn, each
+      patch with its own sign (-1 or +1 cycle), seen by the ISCE connected components as
+      ``unwrap_error_conncomp`` says.
     """
     scene = grid or Grid()
     rng = np.random.default_rng(seed)
@@ -1077,6 +1315,36 @@ def make_stack(
     velocity = _as_field(velocity_mm_yr, scene, "velocity_mm_yr") or gaussian_bowl(scene)
     n_unw = min(unwrap_error_pairs, len(pairs))
     unw_idx = set(rng.choice(len(pairs), size=n_unw, replace=False).tolist()) if n_unw else set()
+    realistic = bool(atmosphere_mm or stratified_mm_per_km or seasonal_mm is not None)
+    signals = (
+        DateSignals.make(
+            scene,
+            dates,
+            np.random.default_rng(seed + 7919),
+            atmosphere_mm=atmosphere_mm,
+            atmosphere_scale_m=atmosphere_scale_m,
+            stratified_mm_per_km=stratified_mm_per_km,
+            seasonal_mm=seasonal_mm,
+            margin_px=max_offset_px + 2,
+        )
+        if realistic
+        else None
+    )
+    water_field: Mask | None = lake(scene) if water is True else (water or None)  # type: ignore[assignment]
+    forest_field: Mask | None = forest_band(scene) if forest is True else (forest or None)  # type: ignore[assignment]
+    regions = (
+        patch_regions(scene, unwrap_error_regions, np.random.default_rng(seed + 104729))
+        if unwrap_error_regions
+        else []
+    )
+    # a patch keeps its sign: unwrapping fails the same way where it fails again (e.g. a steep gradient)
+    signs = [int(v) for v in np.random.default_rng(seed + 1299709).choice([-1, 1], size=len(regions))]
+    error_of: Dict[int, Tuple[Union[bool, Mask], int]] = {}
+    for n, k in enumerate(sorted(unw_idx)):
+        if regions:
+            error_of[k] = (regions[n % len(regions)], signs[n % len(regions)])
+        else:
+            error_of[k] = (True, 1)
 
     # broken products use pairs outside the network, so the good network stays what it is
     spare = [(a, b) for i, a in enumerate(dates) for b in dates[i + 1 :] if (a, b) not in set(pairs)]
@@ -1098,6 +1366,10 @@ def make_stack(
         dem_error_m=dem_error_m,
         as_zip=as_zip,
         sidecars=sidecars,
+        date_displacement_m=signals,
+        water=water_field,
+        forest=forest_field,
+        unwrap_error_conncomp=unwrap_error_conncomp,
     )
     kwargs.update(product_kwargs)
     out_dir = Path(out_dir)
@@ -1106,13 +1378,15 @@ def make_stack(
     for k, (d1, d2) in enumerate(pairs):
         g = product_grid()
         grids.append(g)
+        patch, cycles = error_of.get(k, (False, 1))
         products.append(
             make_product(
                 out_dir,
                 d1,
                 d2,
                 grid=g,
-                unwrap_error=k in unw_idx,
+                unwrap_error=patch,
+                unwrap_error_cycles=cycles,
                 phase_offset_rad=float(rng.uniform(-np.pi, np.pi)),
                 perp_baseline_m=bperp[d2] - bperp[d1],
                 seed=int(rng.integers(0, 2**31)),
@@ -1143,13 +1417,31 @@ def make_stack(
     for g in grids:
         valid &= valid_swath_mask(g, collar, flight_direction)[truth_grid.window_in(g)]
     low = low_coherence_patch(scene)(tx, ty)
-    unw_patch = unwrap_error_patch(scene)(tx, ty)
+    masks: Dict[Tuple[dt.date, dt.date], np.ndarray] = {}
+    cycles_of: Dict[Tuple[dt.date, dt.date], int] = {}
+    for k, (patch, cycles) in error_of.items():
+        shape = unwrap_error_patch(scene) if patch is True else patch
+        masks[pairs[k]] = np.asarray(shape(tx, ty), dtype=bool)  # type: ignore[operator]
+        cycles_of[pairs[k]] = cycles
+    unw_patch = np.zeros(truth_grid.shape, dtype=bool)
+    for m in masks.values():
+        unw_patch |= m
+    water_mask = np.asarray(water_field(tx, ty), dtype=bool) if water_field else None
+    forest_mask = (
+        np.asarray(forest_field(tx, ty), dtype=bool) & ~(water_mask if water_mask is not None else False)
+        if forest_field
+        else None
+    )
     truth = np.asarray(velocity(tx, ty), dtype=np.float64)
-    ok = valid & ~low & ~unw_patch
+    ok = valid & ~low & ~unw_patch & ~unwrap_error_patch(scene)(tx, ty)
+    for extra in (water_mask, forest_mask):
+        if extra is not None:
+            ok &= ~extra
     # stable ground: the quarter of the usable pixels that move least, then the most coherent of them
     ok &= np.abs(truth) <= np.percentile(np.abs(truth[ok]), 25)
     candidates = np.where(ok, base_coherence(scene)(tx, ty), -1.0)
     ref_row, ref_col = np.unravel_index(int(np.argmax(candidates)), truth_grid.shape)
+    dem_field = _as_field(dem_error_m, scene, "dem_error_m")
     return Stack(
         products=products,
         pairs=pairs,
@@ -1161,8 +1453,72 @@ def make_stack(
         perp_baselines_m=bperp,
         job_type=job_type,
         low_coherence_mask=low,
-        unwrap_error_mask=unw_patch & bool(unw_idx),
+        unwrap_error_mask=unw_patch,
         reference_yx=(int(ref_row), int(ref_col)),
         unwrap_error_pairs=[pairs[k] for k in sorted(unw_idx)],
         broken=broken,
+        unwrap_error_masks=masks,
+        unwrap_error_cycles=cycles_of,
+        water_mask=water_mask,
+        forest_mask=forest_mask,
+        dem_error_m=None if dem_field is None else np.asarray(dem_field(tx, ty), dtype=float),
+        seasonal_amplitude_mm=(
+            None
+            if signals is None or signals.seasonal_amplitude_m is None
+            else 1e3 * signals.seasonal_amplitude_m(tx, ty)
+        ),
+        signals=signals,
+    )
+
+
+def realistic_stack(
+    out_dir: Union[str, Path],
+    *,
+    job_type: str = "INSAR_ISCE_BURST",
+    grid: Grid | None = None,
+    n_dates: int = 30,
+    n_pairs: int = 84,
+    interval_days: int = 12,
+    seed: int = 0,
+    **overrides: object,
+) -> Stack:
+    """A stack like a real one (the defaults: an INSAR_ISCE_BURST stack at 80 m, 30 dates, 84
+    interferograms, mismatched extents), with everything that makes real time series hard:
+
+    * turbulent (5 mm) and stratified (N(0, 8 mm/km)) tropospheric delay per date;
+    * a DEM error field (canopy +20 m, new buildings +30 m, a quarry -25 m) seen through 60 m (std) of
+      perpendicular baselines;
+    * an annual motion of up to 9.5 mm amplitude in a basin (not part of the velocity truth);
+    * a lake (no signal) and a forest band that decorrelates within weeks, besides the low-coherence patch;
+    * six interferograms with +-2 pi unwrapping errors in three patches, each a connected component of its
+      own (as SNAPHU leaves them when the patch is unwrapped apart);
+    * a -30 mm/yr subsidence bowl and 0.25 rad of phase noise at coherence 0.8.
+
+    ``overrides`` replace any of these (they are :func:`make_stack` arguments).
+    """
+    scene = grid or Grid(width=160, height=120)
+    options: Dict[str, object] = dict(
+        atmosphere_mm=5.0,
+        stratified_mm_per_km=8.0,
+        dem_error_m=dem_error_field(scene),
+        seasonal_mm=seasonal_amplitude(scene),
+        water=True,
+        forest=True,
+        unwrap_error_pairs=6,
+        unwrap_error_regions=3,
+        unwrap_error_conncomp="separate",
+        noise_rad=0.25,
+        perp_baseline_std_m=60.0,
+        velocity_mm_yr=gaussian_bowl(scene, amplitude_mm_yr=-30.0),
+    )
+    options.update(overrides)
+    return make_stack(
+        out_dir,
+        n_dates=n_dates,
+        n_pairs=n_pairs,
+        grid=scene,
+        seed=seed,
+        job_type=job_type,
+        interval_days=interval_days,
+        **options,  # type: ignore[arg-type]
     )

@@ -93,11 +93,15 @@ def test_common_grid_keeps_the_pixel_lattice(tmp_path: Path) -> None:
     assert (prepared.flight_direction, prepared.relative_orbit) == ("ASCENDING", 64)
     assert percent[-1] == 100.0 and any("Common grid" in m for m in messages)
 
-    # every clipped raster on the same grid; the geometry from one product only
+    # every raster window on the same grid; the geometry from one product only
     geometry = [p for p in prepared.products if p.name == prepared.geometry_product][0]
-    assert set(geometry.suffixes) == {"unw_phase", "corr", "dem", "lv_theta", "lv_phi", "water_mask"}
+    assert set(geometry.suffixes) == {
+        "unw_phase", "corr", "conncomp", "dem", "lv_theta", "lv_phi", "water_mask"
+    }  # fmt: skip
     for product in prepared.products:
         assert product.folder == tmp_path / "work" / "inputs" / product.name
+        assert product.conncomp_derived  # GAMMA products have no _conncomp.tif
+        assert 0.5 < product.mean_coherence < 1.0 and 0.9 < product.valid_fraction <= 1.0
         for suffix in product.suffixes:
             ds = gdal.Open(str(product.raster(suffix)))
             assert (ds.RasterXSize, ds.RasterYSize) == (stack.truth_grid.width, stack.truth_grid.height)
@@ -112,11 +116,31 @@ def test_common_grid_keeps_the_pixel_lattice(tmp_path: Path) -> None:
         name = path.stem
         with zipfile.ZipFile(path) as zf:
             zf.extract(f"{name}/{name}_unw_phase.tif", tmp_path / "orig")
-        original = _read(tmp_path / "orig" / name / f"{name}_unw_phase.tif")
+        original = _read(tmp_path / "orig" / name / f"{name}_unw_phase.tif")[stack.truth_grid.window_in(grid)]
         clipped = _read(by_name[name].raster("unw_phase"))
-        assert np.array_equal(original[stack.truth_grid.window_in(grid)], clipped)
+        pair = by_name[name].pair
+        if pair in stack.unwrap_error_masks:  # its 2 pi error was found by phase closure and taken off
+            patch = stack.unwrap_error_masks[pair] & (original != 0)
+            assert by_name[name].closure_corrected_px == patch.sum() > 0
+            assert np.allclose(clipped[patch], original[patch] - 2 * np.pi, atol=1e-4)
+            assert np.array_equal(clipped[~patch], original[~patch])
+        else:
+            assert np.array_equal(original, clipped) and by_name[name].closure_corrected_px == 0
         valid &= clipped != 0
+        # the derived connected components: 1 where the phase is valid, 0 where it is nodata
+        conncomp = _read(by_name[name].raster("conncomp"))
+        assert conncomp.dtype == np.uint8 and np.array_equal(conncomp, (clipped != 0).astype(np.uint8))
     assert np.array_equal(valid, stack.valid_mask)
+
+    assert "corrected" in prepared.unwrap_correction and len(prepared.closure_corrected) == 1
+
+    # windows, not copies: kilobytes written, no raster file in the work folder but the cycles added to the
+    # one corrected interferogram
+    written = [f for f in (tmp_path / "work").rglob("*") if f.is_file()]
+    assert [f.name for f in written if f.suffix == ".tif"] == [
+        f"{prepared.closure_corrected[0].name}.unwrap_cycles.tif"
+    ]
+    assert sum(f.stat().st_size for f in written) == prepared.bytes_written < 200_000
 
     # the record of the preparation round-trips
     again = load_prepared(tmp_path / "work")
@@ -130,8 +154,8 @@ def test_sidecars_never_reach_mintpy(tmp_path: Path) -> None:
     assert list((tmp_path / "products").rglob("*.aux.xml"))
     prepared = prepare_products(tmp_path / "products", tmp_path / "work")
     files = [f for f in (tmp_path / "work" / "inputs").rglob("*") if f.is_file()]
-    assert files and all(f.suffix in (".tif", ".txt") for f in files)
-    # QGIS opening a clipped raster later writes a sidecar: the next preparation removes it
+    assert files and all(f.suffix in (".vrt", ".txt") for f in files)
+    # QGIS opening a prepared raster later writes a sidecar: the next preparation removes it
     tif = prepared.products[0].raster("unw_phase")
     aux = tif.with_name(tif.name + ".aux.xml")
     aux.write_text("<PAMDataset/>")
@@ -264,8 +288,61 @@ def test_two_tracks_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         prepare_products(tmp_path / "products", tmp_path / "work")
     message = str(err.value)
-    assert "different tracks" in message and "relative orbit 64" in message and "relative orbit 93" in message
-    assert "descending" in message and "S1AA_20210105T" in message
+    assert "mixes 2 kinds of product" in message and "tracks" in message
+    assert (
+        "ascending track (relative orbit) 64" in message and "descending track (relative orbit) 93" in message
+    )
+    odd = message.split("The odd ones out:")[1]
+    assert "S1AA_20210105T" in odd and "S1AA_20210117T" in odd and "PRODUCT_KIND" in odd
+
+
+def test_one_gamma_product_among_bursts_is_refused_by_name(tmp_path: Path) -> None:
+    stack = _small_stack(tmp_path / "products", job_type="INSAR_ISCE_BURST", n_dates=6, n_pairs=10)
+    d1, d2 = stack.pairs[0]
+    # the same pair, track and grid, but another job type: never a silent "duplicate"
+    gamma = make_product(tmp_path / "products", d1, d2, grid=SMALL, seed=8, as_zip=True)
+    os.utime(gamma, (time.time() + 100, time.time() + 100))  # newer than the burst product
+    # and a burst product of another burst id
+    other = make_product(
+        tmp_path / "products",
+        d1,
+        d2,
+        grid=SMALL,
+        seed=9,
+        job_type="INSAR_ISCE_BURST",
+        burst_id=136999,
+        as_zip=False,
+    )
+    with pytest.raises(InputError) as err:
+        prepare_products(tmp_path / "products", tmp_path / "work")
+    message = str(err.value)
+    odd = message.split("The odd ones out:")[1]
+    assert gamma.stem in odd and other.name in odd and stack.products[0].name not in odd
+    assert "mixes 3 kinds" in message and "INSAR_GAMMA" in message and "burst 136999_IW2" in message
+    assert not (tmp_path / "work" / "inputs").exists()  # nothing prepared
+
+    # PRODUCT_KIND selects one kind: the others are named as skipped, never as duplicates
+    warned: List[str] = []
+    prepared = prepare_products(
+        tmp_path / "products",
+        tmp_path / "work",
+        product_kind=stack.products[0].name[3:13],
+        warn=warned.append,
+    )
+    assert len(prepared.products) == 10 and {p.job_type for p in prepared.products} == {"INSAR_ISCE_BURST"}
+    assert (
+        prepared.product_kind.startswith("INSAR_ISCE_BURST/") and "/ASC064/INT80/VV" in prepared.product_kind
+    )
+    reasons = {s.name: s.reason for s in prepared.skipped}
+    assert set(reasons) == {gamma.stem, other.name}
+    assert all("another kind" in r and "duplicate" not in r for r in reasons.values())
+    assert any(gamma.stem in w and other.name in w for w in warned)
+    with pytest.raises(InputError, match="Only 1 usable interferogram"):  # the GAMMA one alone
+        prepare_products(tmp_path / "products", tmp_path / "w2", product_kind="insar_gamma")
+    with pytest.raises(InputError, match="matches 2 of the kinds"):
+        prepare_products(tmp_path / "products", tmp_path / "w3", product_kind="INSAR_ISCE_BURST")
+    with pytest.raises(InputError, match="matches none of the kinds"):
+        prepare_products(tmp_path / "products", tmp_path / "w3", product_kind="INSAR_ISCE_MULTI_BURST")
 
 
 def test_empty_folder_single_product_and_missing_folder(tmp_path: Path) -> None:
@@ -407,12 +484,13 @@ def test_config_defaults(prepared_stack, tmp_path: Path) -> None:
     assert path == tmp_path / CONFIG_NAME
     cfg = read_cfg(path)
     assert cfg["mintpy.load.processor"] == "hyp3"
-    assert cfg["mintpy.load.unwFile"] == "inputs/*/*_unw_phase.tif"
-    assert cfg["mintpy.load.corFile"] == "inputs/*/*_corr.tif"
-    assert cfg["mintpy.load.demFile"] == "inputs/*/*_dem.tif"
-    assert cfg["mintpy.load.incAngleFile"] == "inputs/*/*_lv_theta.tif"
-    assert cfg["mintpy.load.azAngleFile"] == "inputs/*/*_lv_phi.tif"
-    assert cfg["mintpy.load.waterMaskFile"] == "inputs/*/*_water_mask.tif"
+    assert cfg["mintpy.load.unwFile"] == "inputs/*/*_unw_phase.vrt"
+    assert cfg["mintpy.load.corFile"] == "inputs/*/*_corr.vrt"
+    assert cfg["mintpy.load.connCompFile"] == "inputs/*/*_conncomp.vrt"
+    assert cfg["mintpy.load.demFile"] == "inputs/*/*_dem.vrt"
+    assert cfg["mintpy.load.incAngleFile"] == "inputs/*/*_lv_theta.vrt"
+    assert cfg["mintpy.load.azAngleFile"] == "inputs/*/*_lv_phi.vrt"
+    assert cfg["mintpy.load.waterMaskFile"] == "inputs/*/*_water_mask.vrt"
     for key in (
         "troposphericDelay.method",
         "deramp",
