@@ -109,6 +109,9 @@ def parse_args() -> argparse.Namespace:
         "--keep", action="store_true", help="keep the run folders (default: deleted after measuring)"
     )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write bench/results")
+    parser.add_argument(
+        "--generate-only", action="store_true", help="make (or find) the cached stack, then stop"
+    )
     return parser.parse_args()
 
 
@@ -457,8 +460,9 @@ def run_plugin(
             bounds.append((name, t0, t1))
     else:
         bounds.append(("MintPy (all steps)", run_begin, run_end))
-    if "export" in timing:
-        bounds.append(("export", *timing["export"]))
+    for key in ("export", "quality tables"):
+        if key in timing:
+            bounds.append((key, *timing[key]))
     accounted = sum(b - a for _, a, b in bounds)
     bounds.append(("Processing framework and rest", start, end))
     stages = {name: b - a for name, a, b in bounds}
@@ -562,12 +566,22 @@ def classify(files: Dict[str, int], mintpy_files: set) -> Tuple[int, int, Dict[s
     return mintpy, sum(own.values()), own
 
 
+PLAIN_OF = {"a": "b", "a0": "b0"}
+
+
+def plain_of(key: str, runs: Dict[str, List[Run]]) -> str:
+    """The plain MintPy path a path is compared with: its own settings' when there is one, else (b)'s."""
+    if key in ("b", "b0"):
+        return key
+    return PLAIN_OF[key] if runs.get(PLAIN_OF[key]) else "b"
+
+
 def report(
     args: argparse.Namespace,
     manifest: Dict[str, Any],
     clip_info: Dict[str, Any],
     runs: Dict[str, List[Run]],
-    settings: Dict[str, str],
+    settings_of: Dict[str, Dict[str, str]],
     labels: Dict[str, str],
     options: Dict[str, str],
 ) -> str:
@@ -575,8 +589,7 @@ def report(
 
     med, sec = _common.median, _common.seconds
     params = manifest["parameters"]
-    order = [k for k in ("a", "a0", "b") if runs.get(k)]
-    plain_total = med([r.total for r in runs["b"]])
+    order = [k for k in ("a0", "b0", "a", "b") if runs.get(k)]
     lines: List[str] = []
     lines.append(
         f"Stack: {params['pairs']} INSAR_GAMMA product zips over {params['dates']} dates "
@@ -585,24 +598,25 @@ def report(
         f"`{params['generator']}` (seed {params['seed']}; products.py {manifest['products_py_sha256']}); "
         f"{manifest['bytes'] / GIB:.1f} GiB of zips, generated once in {manifest['generated_s']:.0f} s and "
         f"cached in `~/.cache/insarhub/bench/`. Common grid {manifest['truth_grid']['width']} x "
-        f"{manifest['truth_grid']['height']} px. Runs: {args.runs} per path, interleaved, fresh work folder "
-        "each; medians."
+        f"{manifest['truth_grid']['height']} px. Runs: {args.runs} per path, a fresh work folder each; "
+        "medians."
     )
     lines.append("")
     lines.append("Paths: " + "; ".join(f"({k}) {labels[k]}" for k in order) + ".")
     lines.append("")
     lines.append(
-        f"Hand clipping for (b), done once before the timed runs (not part of (b)'s time): "
+        f"Hand clipping for plain MintPy, done once before its runs (not part of their time): "
         f"{clip_info['seconds']:.0f} s, {clip_info['bytes'] / GIB:.2f} GiB written "
         "(`gdal.Translate(projWin=...)` from the zips, uncompressed GeoTIFFs as the tutorial writes them)."
     )
     lines.append("")
     lines.append("### Wall time, memory, disk")
     lines.append("")
+    mintpy_files = set(runs["b"][0].files) | (set(runs["b0"][0].files) if runs.get("b0") else set())
     rows = []
-    mintpy_files = set(runs["b"][0].files)
     for key in order:
         rs = runs[key]
+        plain = plain_of(key, runs)
         total = med([r.total for r in rs])
         mintpy_bytes, own_bytes, _ = classify(rs[0].files, mintpy_files)
         rows.append(
@@ -610,9 +624,9 @@ def report(
                 f"({key})",
                 " / ".join(sec(r.total) for r in rs),
                 sec(total),
-                f"{total / plain_total:.3f}",
+                f"{total / med([r.total for r in runs[plain]]):.3f} x ({plain})",
                 gib(max(r.peak_tree for r in rs)),
-                gib(max(r.peak_root for r in rs)) if key != "b" else "-",
+                gib(max(r.peak_root for r in rs)) if key not in ("b", "b0") else "-",
                 gib(med([r.written for r in rs])),
                 gib(mintpy_bytes),
                 gib(own_bytes),
@@ -624,7 +638,7 @@ def report(
                 "path",
                 "runs (s)",
                 "median (s)",
-                "time / (b)",
+                "time / plain MintPy",
                 "peak RSS MintPy tree (GiB)",
                 "peak RSS plugin worker (GiB)",
                 "written to storage (GiB)",
@@ -638,32 +652,32 @@ def report(
     lines.append(
         "'written to storage': `write_bytes` of the path's processes (`/proc/self/io` of the driver, reaped "
         "children included), i.e. everything sent to disk, temporary files included. 'MintPy's files': files "
-        "at the relative paths plain MintPy (b) also writes (`inputs/ifgramStack.h5`, `timeseries.h5`, ...); "
+        "at the relative paths plain MintPy also writes (`inputs/ifgramStack.h5`, `timeseries.h5`, ...); "
         "'the plugin's own': every other file of the work folder and the exported GeoTIFFs. Peak RSS: sums over "
         f"processes, sampled every {args.sample_s:g} s (shared pages counted once per process)."
     )
     lines.append("")
     for key in order:
-        if key == "b":
+        if key in ("b", "b0"):
             continue
+        plain = plain_of(key, runs)
         _, own, kinds = classify(runs[key][0].files, mintpy_files)
-        extra = med([r.written for r in runs[key]]) - med([r.written for r in runs["b"]])
+        extra = med([r.written for r in runs[key]]) - med([r.written for r in runs[plain]])
         lines.append(
-            f"- ({key}) extra disk beyond MintPy's own: {gib(extra)} GiB more written than (b); files left "
+            f"- ({key}) extra disk beyond MintPy's own: {gib(extra)} GiB more written than ({plain}); files left "
             + ", ".join(f"{kind} {gib(v)} GiB" for kind, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
             + "."
         )
     lines.append("")
-    lines.append("### Per step (medians; peak RSS of the MintPy tree during the step, and of the worker)")
+    lines.append("### Per step (medians; peak RSS of the MintPy tree during the step / of the worker)")
     lines.append("")
     names: List[str] = []
     for key in order:
         for name in runs[key][0].stages:
             if name not in names:
                 names.append(name)
-    # plugin-only stages first, MintPy steps in order, export and the rest last
     first = [n for n in ("prepare", "config") if n in names]
-    last = [n for n in ("export", "Processing framework and rest") if n in names]
+    last = [n for n in ("export", "quality tables", "Processing framework and rest") if n in names]
     middle = [n for n in names if n not in first + last]
     step_rows = []
     for name in first + middle + last:
@@ -675,54 +689,65 @@ def report(
                 row.append(sec(med(values)))
                 tree = max(p[1] for p in peaks) if peaks else 0
                 root = max(p[0] for p in peaks) if peaks else 0
-                row.append(f"{gib(tree)} / {gib(root)}" if key != "b" else gib(tree))
+                row.append(f"{gib(tree)} / {gib(root)}" if key not in ("b", "b0") else gib(tree))
             else:
                 row += ["-", "-"]
-        step_rows.append(row)
+        if any(
+            value not in ("-", "0.000") for value in row[1::2]
+        ):  # steps MintPy skipped everywhere: left out
+            step_rows.append(row)
     headers = ["step"]
     for key in order:
-        headers += [f"({key}) s", f"({key}) peak GiB" + (" tree / worker" if key != "b" else "")]
+        headers += [f"({key}) s", f"({key}) GiB"]
     lines.append(_common.table(headers, step_rows))
     lines.append("")
-    # agreement
-    ref = runs["b"][0].velocity
-    agreement = []
-    for key in order:
-        worst = max(float(np.nanmax(np.abs(r.velocity - ref))) for r in runs[key])
-        agreement.append(f"({key}) {worst * 1000:.3g} mm/yr")
+    # agreement: with the truth (relative to the reference pixel, on coherent land), and with plain MintPy
     truth_path = Path(manifest["_folder"]) / "truth_velocity_mm_yr.npy"
-    truth_note = ""
-    if truth_path.is_file() and ref.shape == tuple(np.load(truth_path).shape):
+    notes = []
+    if truth_path.is_file() and runs["b"][0].velocity.shape == tuple(np.load(truth_path).shape):
         truth = np.load(truth_path).astype("float64")
         usable = np.load(Path(manifest["_folder"]) / "coherent_land_mask.npy")
-        row, col = (int(v) for v in settings.get("mintpy.reference.yx", "0,0").split(","))
-        error = (ref * 1000.0 - ref[row, col] * 1000.0) - (truth - truth[row, col])
-        truth_note = (
-            f" Velocity of (b) against the truth (relative to the reference pixel, coherent land): median "
-            f"|error| {np.nanmedian(np.abs(error[usable])):.2f} mm/yr."
+        for key in order:
+            reference = settings_of.get(key if key in ("a", "a0") else {"b": "a", "b0": "a0"}[key], {})
+            row, col = (int(v) for v in reference.get("mintpy.reference.yx", "0,0").split(","))
+            errors = []
+            for r in runs[key]:
+                velocity = r.velocity.astype("float64") * 1000.0
+                error = (velocity - velocity[row, col]) - (truth - truth[row, col])
+                errors.append(float(np.nanmedian(np.abs(error[usable]))))
+            notes.append(f"({key}) {max(errors):.2f}")
+        lines.append(
+            "Velocity against the truth (median |error| on coherent land, relative to the reference pixel, "
+            "mm/yr; worst run): " + ", ".join(notes) + "."
         )
-    lines.append("Same results: largest |velocity - (b) run 1|: " + ", ".join(agreement) + "." + truth_note)
+    differences = []
+    for key in order:
+        plain = plain_of(key, runs)
+        ref = runs[plain][0].velocity
+        worst = max(float(np.nanmax(np.abs(r.velocity - ref))) for r in runs[key])
+        differences.append(f"({key}) vs ({plain}) {worst * 1000:.3g}")
+    lines.append(
+        "Largest |velocity - plain MintPy's run 1| (mm/yr; 0 = the same MintPy work on the same inputs): "
+        + ", ".join(differences)
+        + "."
+    )
     lines.append("")
     lines.append(
-        "MintPy settings shared by both sides: the plugin's `insarhub.cfg` (its defaults, plus "
+        "MintPy settings shared by the plugin and plain MintPy: the plugin's `insarhub.cfg` (its defaults, plus "
         + ", ".join(f"`{k} = {v}`" for k, v in options.items())
-        + " chosen here and given to the plugin as `MINTPY_CONFIG`) minus its input paths, given to (b) as "
-        "they are: " + ", ".join(f"`{k} = {v}`" for k, v in settings.items()) + "."
+        + " chosen here and given to the plugin as `MINTPY_CONFIG`) minus its input paths, given to plain "
+        "MintPy as they are; (a): " + ", ".join(f"`{k} = {v}`" for k, v in settings_of["a"].items()) + "."
     )
-    if runs.get("a0"):
-        baseline_cfg = runs["a0"][0].cfg
-        diff = {
-            k: (baseline_cfg.get(k), v)
-            for k, v in runs["a"][0].cfg.items()
-            if not k.startswith("mintpy.load.") and baseline_cfg.get(k) != v
-        }
-        if diff:
-            lines.append("")
-            lines.append(
-                "(a0)'s configuration differs from (a)'s in: "
-                + ", ".join(f"`{k}` {old!r} -> {new!r}" for k, (old, new) in diff.items())
-                + "; (b) uses (a)'s."
-            )
+    if "a0" in settings_of:
+        before = settings_of["a0"]
+        diff = {k: (before.get(k), v) for k, v in settings_of["a"].items() if before.get(k) != v}
+        diff.update({k: (v, None) for k, v in before.items() if k not in settings_of["a"]})
+        lines.append("")
+        lines.append(
+            "(a0)'s settings differ from (a)'s in: "
+            + (", ".join(f"`{k}` {old!r} -> {new!r}" for k, (old, new) in diff.items()) or "nothing")
+            + "."
+        )
     return "\n".join(lines)
 
 
@@ -736,6 +761,8 @@ def main() -> int:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     stack_dir, manifest = ensure_stack(args)
+    if args.generate_only:
+        return 0
     manifest["_folder"] = str(stack_dir)
     labels = {
         "a": f"the plugin, this checkout ({git_describe(_common.ROOT)})",
@@ -748,8 +775,8 @@ def main() -> int:
     workroot = Path(tempfile.mkdtemp(prefix="bench-frame-", dir=args.workroot))
     sampler = Sampler(args.sample_s)
     sampler.start()
-    runs: Dict[str, List[Run]] = {k: [] for k in [*roots, "b"]}
-    settings: Dict[str, str] = {}
+    runs: Dict[str, List[Run]] = {}
+    settings_of: Dict[str, Dict[str, str]] = {}
     clip_info: Dict[str, Any] = {}
     clip = workroot / "handclip"
     options = dict(text.split("=", 1) for text in (args.mintpy_option or DEFAULT_OPTIONS))
@@ -757,44 +784,54 @@ def main() -> int:
     user_cfg.write_text("".join(f"{k.strip()} = {v.strip()}\n" for k, v in options.items()))
     per_run = 3 * manifest["bytes"]  # generous: clipped copies + MintPy's stacks + exports
     try:
-        order = list(roots) + ["b"]
+        plugin_keys = list(roots)
         number = 0
+
+        def one_run(key: str) -> None:
+            nonlocal number, clip_info
+            number += 1
+            folder = workroot / f"run{number:02d}-{key}"
+            check_free(workroot, per_run, args.min_free_gb, f"run {number}")
+            if key in ("b", "b0"):
+                if not clip.is_dir():
+                    check_free(workroot, manifest["bytes"] + per_run, args.min_free_gb, "the hand clip")
+                    print("hand clipping the products for plain MintPy ...", flush=True)
+                    clip_info = hand_clip(stack_dir, clip)
+                    print(f"  {clip_info['seconds']:.0f} s, {clip_info['bytes'] / GIB:.2f} GiB", flush=True)
+                settings = settings_of["a" if key == "b" else "a0"]
+                run = run_plain(clip, folder, plain_cfg_text(settings, clip), python, sampler)
+                run.path = key
+            else:
+                run = run_plugin(roots[key], key, stack_dir, folder, sampler, python, user_cfg)
+                settings_of.setdefault(key, shared_settings(folder / "work" / "insarhub.cfg"))
+            runs.setdefault(key, []).append(run)
+            top = ", ".join(f"{k} {v:.1f}" for k, v in run.stages.items() if v >= 0.05 * run.total)
+            print(
+                f"  run {number} ({key}): {run.total:.1f} s ({top}); peak RSS tree {gib(run.peak_tree)} GiB, "
+                f"worker {gib(run.peak_root)} GiB; written {gib(run.written)} GiB",
+                flush=True,
+            )
+            if not args.keep:
+                shutil.rmtree(folder)
+
         for rep in range(args.runs):
-            # rotated each repetition; the first starts with (a), whose configuration (b) copies
-            keys = order[rep % len(order) :] + order[: rep % len(order)]
-            for key in keys:
-                number += 1
-                folder = workroot / f"run{number:02d}-{key}"
-                if key == "b":
-                    if not clip_info:
-                        check_free(workroot, manifest["bytes"], args.min_free_gb, "the hand-clipped products")
-                        print("hand clipping the products for plain MintPy ...", flush=True)
-                        clip_info = hand_clip(stack_dir, clip)
-                        print(
-                            f"  {clip_info['seconds']:.0f} s, {clip_info['bytes'] / GIB:.2f} GiB", flush=True
-                        )
-                    check_free(workroot, per_run, args.min_free_gb, f"run {number}")
-                    run = run_plain(clip, folder, plain_cfg_text(settings, clip), python, sampler)
-                else:
-                    check_free(workroot, per_run, args.min_free_gb, f"run {number}")
-                    run = run_plugin(roots[key], key, stack_dir, folder, sampler, python, user_cfg)
-                    if key == "a" and not settings:
-                        settings = shared_settings(folder / "work" / "insarhub.cfg")
-                runs[key].append(run)
-                top = ", ".join(f"{k} {v:.1f}" for k, v in run.stages.items() if v >= 0.05 * run.total)
-                print(
-                    f"  run {number} ({key}): {run.total:.1f} s ({top}); peak RSS tree {gib(run.peak_tree)} GiB, "
-                    f"worker {gib(run.peak_root)} GiB; written {gib(run.written)} GiB",
-                    flush=True,
-                )
-                if not args.keep:
-                    shutil.rmtree(folder)
+            # the plugin paths first (rotated each repetition), then plain MintPy with their settings: (b)
+            # with (a)'s, (b0) with (a0)'s when they differ; the hand clip only exists while plain runs need it
+            for key in plugin_keys[rep % len(plugin_keys) :] + plugin_keys[: rep % len(plugin_keys)]:
+                one_run(key)
+            one_run("b")
+            if "a0" in settings_of and settings_of["a0"] != settings_of["a"]:
+                one_run("b0")
+            if rep == args.runs - 1 and not args.keep:
+                shutil.rmtree(clip, ignore_errors=True)
     finally:
         sampler.stop()
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    body = report(args, manifest, clip_info, runs, settings, labels, options)
+    if "b0" in runs:
+        labels["b0"] = "plain MintPy on the hand-clipped products, with (a0)'s settings"
+    body = report(args, manifest, clip_info, runs, settings_of, labels, options)
     body += (
         f"\n\nMintPy interpreter: `{os.path.relpath(python, _common.ROOT)}`. Whole benchmark: {elapsed:.0f} s "
         f"(stack generation included when it ran); 1-minute load average {load_before:.2f} at the start, "

@@ -59,8 +59,9 @@ def main() -> int:
     provider = InsarhubProvider()
     QgsApplication.processingRegistry().addProvider(provider)
 
-    # the algorithm imports its four stages from the package at run time: time each of them
+    # the algorithm imports its stages at run time (from the package, or the export module): time each
     import insarhub_qgis.core.timeseries as timeseries
+    import insarhub_qgis.core.timeseries.export as export_module
 
     timing: dict[str, list[float]] = {}
 
@@ -70,18 +71,21 @@ def main() -> int:
             try:
                 return function(*args, **kwargs)
             finally:
-                timing[key] = [begin, time.time()]
+                first = timing.get(key, [begin])[0]
+                timing[key] = [first, time.time()]
 
         return wrapper
 
-    for name, key in (
-        ("prepare_products", "prepare"),
-        ("write_config", "config"),
-        ("run_smallbaseline", "run"),
-        ("export_results", "export"),
+    for owner, name, key in (
+        (timeseries, "prepare_products", "prepare"),
+        (timeseries, "write_config", "config"),
+        (timeseries, "run_smallbaseline", "run"),
+        (timeseries, "run_segments", "run"),  # newer plugin versions: smallbaselineApp in segments
+        (timeseries, "export_results", "export"),
+        (export_module, "write_quality_tables", "quality tables"),
     ):
-        if hasattr(timeseries, name):
-            setattr(timeseries, name, timed(getattr(timeseries, name), key))
+        if hasattr(owner, name):
+            setattr(owner, name, timed(getattr(owner, name), key))
 
     marks: list[tuple[float, str]] = []
 
