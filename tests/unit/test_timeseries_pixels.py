@@ -25,6 +25,7 @@ from insarhub_qgis.core.timeseries.pixels import PixelSeriesReader, forget_reade
 from insarhub_qgis.core.timeseries.prepare import PreparedGrid
 from osgeo import gdal, osr
 
+osr.UseExceptions()
 DATES = [dt.date(2020, 1, 2) + dt.timedelta(days=12 * k) for k in range(9)]
 TEXTS = [f"{d:%Y%m%d}" for d in DATES]
 X0, Y0, PIXEL = 500000.0, 4100000.0, 80.0
