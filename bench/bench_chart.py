@@ -407,16 +407,19 @@ def single_layer_design(path: Path, dates: List[str]) -> Tuple[Any, float]:
 
 def time_frames(
     design: str, path: Path, dates: List[str], view_name: str, sample: int
-) -> Tuple[List[float], float, int]:
-    """Seconds per drawn date (in date order, the first one cold), the design's load time, dates drawn."""
+) -> Tuple[List[float], float, int, int]:
+    """Seconds per drawn date (in date order, the first one cold), the design's load time, dates drawn, and
+    the memory the design's layers took when loaded (resident bytes of this process)."""
     from insarhub_qgis.processing_provider.raster_styling import diverging_renderer
 
+    rss_before = resident_bytes()
     if design == "per-date layers":
         layers, load_s, anchor = per_date_design(path, dates)
         extent, crs = views(anchor)[view_name], anchor.crs()
     else:
         layer, load_s, limit = single_layer_design(path, dates)
         extent, crs = views(layer)[view_name], layer.crs()
+    load_rss = resident_bytes() - rss_before
     # the first date tells whether the whole series can be drawn
     plan = list(range(len(dates)))
     times: List[float] = []
@@ -443,10 +446,15 @@ def time_frames(
     from qgis.core import QgsProject
 
     QgsProject.instance().clear()
-    return times, load_s, len(times)
+    return times, load_s, len(times), load_rss
 
 
 # ------------------------------------------------------------------------------------------ report
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def pct(values: Sequence[float], q: float) -> float:
     import numpy as np
 
@@ -514,7 +522,7 @@ def main() -> int:
         for layout_key, layout in layouts.items():
             for design in ("per-date layers", "one layer, band follows the date"):
                 for view_name in ("whole frame", "full resolution (1000 x 800 px of the raster)"):
-                    times, load_s, drawn = time_frames(
+                    times, load_s, drawn, load_rss = time_frames(
                         design, layout["path"], dates, view_name, args.slow_frames
                     )
                     frames.append(
@@ -524,6 +532,7 @@ def main() -> int:
                             view=view_name,
                             times=times,
                             load_s=load_s,
+                            load_rss=load_rss,
                             drawn=drawn,
                         )
                     )
@@ -621,6 +630,7 @@ def main() -> int:
                 frame["layout"],
                 frame["view"],
                 f"{frame['load_s']:.2f}",
+                f"{frame['load_rss'] / 2**20:,.0f}",
                 f"{times[0]:.3f}",
                 f"{pct(rest, 50):.3f}",
                 f"{pct(rest, 95):.3f}",
@@ -634,13 +644,14 @@ def main() -> int:
                 "layout",
                 "view",
                 "load (s)",
+                "load (MiB)",
                 "first date (s)",
                 "next dates: median (s)",
                 "p95 (s)",
                 "dates drawn",
             ],
             rows,
-            "llllrrrr",
+            "lllrrrrrr",
         )
     )
     lines += [
