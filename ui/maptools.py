@@ -26,6 +26,8 @@ from qgis.core import (
 from qgis.gui import QgsMapToolEmitPoint
 from qgis.PyQt.QtCore import pyqtSignal
 
+from ..core.timeseries.pixels import pixel_reader
+
 _DATE = re.compile(r"(\d{8})")
 _POINT = re.compile(r"^\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)\s*\[(.+)\]\s*$")
 DAYS_PER_YEAR = 365.25
@@ -128,6 +130,20 @@ def band_dates(layer: QgsRasterLayer) -> list[dt.date]:
     return dates
 
 
+def _fast_series(layer: QgsRasterLayer, target: QgsPointXY) -> tuple[list[dt.date], dict[int, float]] | None:
+    """Dates and ``{band: value}`` read from the file itself, kept open between clicks
+    (core.timeseries.pixels); None for a layer that is not a dated GDAL raster file."""
+    if layer.providerType() != "gdal":
+        return None
+    try:
+        reader = pixel_reader(layer.source().split("|")[0])
+        if reader.dates is None or reader.band_count != layer.bandCount():
+            return None
+        return reader.dates, dict(enumerate(reader.read_xy(target.x(), target.y()).tolist(), start=1))
+    except ValueError:
+        return None
+
+
 def read_pixel_series(
     layer: QgsRasterLayer, point: QgsPointXY, crs: QgsCoordinateReferenceSystem, label: str = ""
 ) -> PixelSeries:
@@ -137,11 +153,15 @@ def read_pixel_series(
         target = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transform(target)
     if not layer.extent().contains(target):
         raise ValueError(f"The point {point.x():.6g}, {point.y():.6g} is outside '{layer.name()}'.")
-    dates = band_dates(layer)
-    result = layer.dataProvider().identify(target, QgsRaster.IdentifyFormat.IdentifyFormatValue)
-    if not result.isValid():
-        raise ValueError(f"'{layer.name()}' could not be read at {point.x():.6g}, {point.y():.6g}.")
-    values = result.results()
+    fast = _fast_series(layer, target)
+    dates = fast[0] if fast else band_dates(layer)
+    if fast:
+        values = fast[1]
+    else:
+        result = layer.dataProvider().identify(target, QgsRaster.IdentifyFormat.IdentifyFormatValue)
+        if not result.isValid():
+            raise ValueError(f"'{layer.name()}' could not be read at {point.x():.6g}, {point.y():.6g}.")
+        values = result.results()
     series = []
     for band in range(1, layer.bandCount() + 1):
         value = values.get(band)

@@ -217,17 +217,24 @@ def _write_geotiff(
     units: str,
     band_metadata: Sequence[Mapping[str, str]] = (),
     metadata: Mapping[str, str] | None = None,
+    options: Sequence[str] | None = None,
+    overview_factors: Sequence[int] = (),
 ) -> Path:
-    """Write Float32 bands (NaN = nodata) on ``grid``, atomically (temporary file, then rename)."""
+    """Write Float32 bands (NaN = nodata) on ``grid``, atomically (temporary file, then rename).
+
+    ``options``: GeoTIFF creation options (default: deflate, tiled 256 x 256); ``overview_factors``:
+    internal overviews to build (see :func:`displacement_layout`).
+    """
     from osgeo import gdal
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    options = ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES", "BIGTIFF=IF_SAFER"]
+    if options is None:
+        options = ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES", "BIGTIFF=IF_SAFER"]
     with _gdal_errors(pam=True):
         ds = gdal.GetDriverByName("GTiff").Create(
-            str(tmp), grid.width, grid.height, count, gdal.GDT_Float32, options
+            str(tmp), grid.width, grid.height, count, gdal.GDT_Float32, list(options)
         )
         try:
             ds.SetGeoTransform(grid.geotransform)
@@ -244,6 +251,8 @@ def _write_geotiff(
                     meta.update(band_metadata[i])
                 band.SetMetadata(meta)
                 band.WriteArray(np.asarray(data, dtype=np.float32))
+            if overview_factors:
+                _build_overviews(ds, overview_factors)
             ds.FlushCache()
         finally:
             ds = None
@@ -252,6 +261,64 @@ def _write_geotiff(
     if aux.exists():
         os.replace(aux, path.with_name(path.name + ".aux.xml"))
     return path
+
+
+#: Block (tile) size of the DISPLACEMENT GeoTIFF's full-resolution image, pixels.
+DISPLACEMENT_BLOCK_PX = 16
+#: Block size of its overviews, pixels.
+DISPLACEMENT_OVERVIEW_BLOCK_PX = 128
+
+
+def displacement_layout(width: int, height: int) -> Dict[str, object]:
+    """How the DISPLACEMENT GeoTIFF is laid out, for the two ways it is read (``_write_geotiff`` keywords).
+
+    * A click charts one pixel through every date: the bands are tiled in small blocks
+      (:data:`DISPLACEMENT_BLOCK_PX`), so one pixel costs one small block per band (150 dates: 150 blocks of
+      1 KB), not one 256 x 256 block per band nor one block holding every date's 256 x 256 pixels.
+    * The map shows one date at a time (Temporal Controller): the bands are stored one after the other
+      (``INTERLEAVE=BAND``), so drawing a date decodes that date only, and internal overviews (averages, halving
+      until the smaller side is under 256 pixels) keep a zoomed-out frame-sized view cheap. Pixel
+      interleaving would put every date in each block: a click reads one block, but drawing one date decodes
+      all of them, and building overviews decodes the whole file once per band.
+    """
+    factors: List[int] = []
+    factor = 2
+    while min(width, height) // factor >= 256:
+        factors.append(factor)
+        factor *= 2
+    block = DISPLACEMENT_BLOCK_PX
+    return {
+        "options": [
+            "COMPRESS=DEFLATE",
+            "PREDICTOR=3",
+            "TILED=YES",
+            f"BLOCKXSIZE={block}",
+            f"BLOCKYSIZE={block}",
+            "INTERLEAVE=BAND",
+            "BIGTIFF=IF_SAFER",
+        ],
+        "overview_factors": factors,
+    }
+
+
+def _build_overviews(dataset: object, factors: Sequence[int]) -> None:
+    """Internal overviews (AVERAGE, NaN ignored), deflate-compressed in blocks of
+    :data:`DISPLACEMENT_OVERVIEW_BLOCK_PX`."""
+    from osgeo import gdal
+
+    settings = {
+        "GDAL_TIFF_OVR_BLOCKSIZE": str(DISPLACEMENT_OVERVIEW_BLOCK_PX),
+        "COMPRESS_OVERVIEW": "DEFLATE",
+        "PREDICTOR_OVERVIEW": "3",
+    }
+    old = {key: gdal.GetThreadLocalConfigOption(key, None) for key in settings}
+    for key, value in settings.items():
+        gdal.SetThreadLocalConfigOption(key, value)
+    try:
+        dataset.BuildOverviews("AVERAGE", list(factors))  # type: ignore[attr-defined]
+    finally:
+        for key, value in old.items():
+            gdal.SetThreadLocalConfigOption(key, value)
 
 
 def _mask(workdir: Path, grid: PreparedGrid, prefer_h5py: bool) -> np.ndarray:
@@ -381,6 +448,7 @@ def export_results(
                 "REFERENCE_DATE": ref_date,
                 "DATES": ",".join(dates),
             },
+            **displacement_layout(grid.width, grid.height),  # type: ignore[arg-type]
         )
         written["DISPLACEMENT"] = str(target)
 

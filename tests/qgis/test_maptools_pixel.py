@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+import pathlib
 
 import insarhub_qgis
 import numpy as np
@@ -171,3 +173,31 @@ def test_reference_point_is_picked_on_the_map(dock, displacement, qgis_canvas, t
     dock.clearReference.click()
     assert dock.referencePoint.text() == "" and dock.reference_marker is None
     assert "REFERENCE_POINT" not in dock.timeseries_parameters()
+
+
+def test_clicks_read_the_file_once_opened_and_match_qgis_identify(displacement, tmp_path):
+    """The click path reads the GeoTIFF through core.timeseries.pixels (kept open between clicks), and
+    gives what QGIS's own identify gives, NaN included; a rewritten file is read afresh."""
+    from insarhub_qgis.core.timeseries import pixels
+    from qgis.core import QgsRaster
+
+    pixels.forget_readers()
+    rows, cols = np.mgrid[0:15, 0:20]
+    for row, col in [(0, 0), (7, 3), (14, 19), (2, 10)]:
+        series = read_pixel_series(displacement, _pixel_centre(row, col), UTM)
+        identify = displacement.dataProvider().identify(
+            _pixel_centre(row, col), QgsRaster.IdentifyFormat.IdentifyFormatValue
+        ).results()
+        expected = [float(identify[b]) if identify[b] is not None else np.nan for b in range(1, len(DATES) + 1)]
+        assert np.array_equal(series.values_mm, expected, equal_nan=True)
+    assert list(pixels._readers) == [str(pathlib.Path(displacement.source()).resolve())]
+    reader = next(iter(pixels._readers.values()))
+    assert read_pixel_series(displacement, _pixel_centre(7, 3), UTM) and pixels._readers[reader.path] is reader
+
+    # a rerun writes new values into the same file
+    dataset = gdal.Open(displacement.source(), gdal.GA_Update)
+    dataset.GetRasterBand(len(DATES)).WriteArray(np.full((15, 20), 42.0, dtype="float32"))
+    dataset = None
+    os.utime(displacement.source(), ns=(reader.signature[0] + 10**9, reader.signature[0] + 10**9))
+    assert read_pixel_series(displacement, _pixel_centre(7, 3), UTM).values_mm[-1] == 42.0
+    pixels.forget_readers()

@@ -272,3 +272,20 @@ def test_missing_mintpy(result, tmp_path: Path) -> None:
     bare.chmod(0o755)
     with pytest.raises(MintpyNotFoundError, match="has no MintPy"):
         run_smallbaseline(result["cfg"], tmp_path / "work", str(bare))
+
+
+def test_displacement_is_laid_out_for_clicks_and_read_back_by_the_pixel_reader(result) -> None:
+    """The exported displacement: band-interleaved small blocks, and a click reads exactly its values."""
+    from insarhub_qgis.core.timeseries.export import DISPLACEMENT_BLOCK_PX
+    from insarhub_qgis.core.timeseries.pixels import PixelSeriesReader
+
+    path = result["out"]["DISPLACEMENT"]
+    ds = gdal.Open(path)
+    assert ds.GetMetadata("IMAGE_STRUCTURE")["INTERLEAVE"] == "BAND"
+    assert ds.GetRasterBand(1).GetBlockSize() == [DISPLACEMENT_BLOCK_PX, DISPLACEMENT_BLOCK_PX]
+    cube = ds.ReadAsArray().astype(np.float64)
+    reader = PixelSeriesReader(path)
+    assert [f"{d:%Y%m%d}" for d in reader.dates] == [f"{d:%Y%m%d}" for d in result["stack"].dates]
+    rows, cols = cube.shape[1:]
+    for row, col in [(0, 0), (rows // 2, cols // 3), (rows - 1, cols - 1), result["reference_yx"]]:
+        assert np.array_equal(reader.read(row, col), cube[:, row, col], equal_nan=True)
