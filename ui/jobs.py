@@ -3,14 +3,59 @@ pairs layer's cost (priced with :func:`core.hyp3.submit.plan_jobs` and the shipp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 EXPIRY_WARNING = timedelta(days=3)
 RUNNING_STATUSES = ("PENDING", "RUNNING")
-COLUMNS = ("Pair", "Status", "Job id", "Expires", "Downloaded")
+COLUMNS = ("Pair", "Status", "Credits", "Expires", "Files")
+_NAME_DATE = re.compile(r"_(\d{8})T\d{6}")
+_BURST = re.compile(r"^S1_(\d{6}_IW[123])_")
+
+
+def granule_date(name: str) -> date | None:
+    """The acquisition date in a Sentinel-1 SLC or burst name."""
+    match = _NAME_DATE.search(name or "")
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def pair_label(reference: list[str], secondary: list[str], stack: str = "") -> str:
+    """``2020-01-05 → 01-17 · 174_372326_IW3``: the two dates and, when known, the stack."""
+    first = granule_date(reference[0]) if reference else None
+    second = granule_date(secondary[0]) if secondary else None
+    if first is None or second is None:
+        text = f"{reference[0] if reference else '?'} / {secondary[0] if secondary else '?'}"
+    elif first.year == second.year:
+        text = f"{first:%Y-%m-%d} → {second:%m-%d}"
+    else:
+        text = f"{first:%Y-%m-%d} → {second:%Y-%m-%d}"
+    if not stack and reference:
+        burst = _BURST.match(reference[0])
+        stack = burst.group(1) if burst else ""
+    return f"{text} · {stack}" if stack else text
+
+
+def expires_in(expires: str, now: datetime) -> str:
+    """How long until a product expires on HyP3, short: ``13 d``, ``5 h``, ``expired``."""
+    from ..core.hyp3.jobs_store import parse_time
+
+    when = parse_time(expires) if expires else None
+    if when is None:
+        return ""
+    left = when - now
+    if left.total_seconds() <= 0:
+        return "expired"
+    if left >= timedelta(days=1):
+        return f"{left.days} d"
+    return f"{max(1, int(left.total_seconds() // 3600))} h"
 
 
 @dataclass
@@ -18,7 +63,7 @@ class JobRow:
     """One line of the jobs table."""
 
     name: str
-    pair: str
+    pair: str  # the short label
     status: str
     job_id: str
     expires: str  # ISO time or ""
@@ -27,6 +72,12 @@ class JobRow:
     expires_soon: bool
     expired: bool
     resubmissions: int
+    credits: float | None = None
+    granules: list[str] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # where its downloaded products are
+    expires_text: str = ""
 
     @property
     def downloaded(self) -> str:
@@ -34,19 +85,29 @@ class JobRow:
             return ""
         return f"{self.files_verified}/{self.files_total}"
 
-    def cells(self) -> list[str]:
-        status = self.status + (f" (retry {self.resubmissions})" if self.resubmissions else "")
-        expires = self.expires[:16].replace("T", " ") if self.expires else ""
-        if self.expired:
-            expires += " (expired)"
-        return [self.pair, status, self.job_id[:8], expires, self.downloaded]
+    def cells(self) -> list[Any]:
+        status = self.status.lower().replace("_", " ") + (f" (retry {self.resubmissions})" if self.resubmissions else "")
+        credits: Any = "" if self.credits is None else (int(self.credits) if float(self.credits).is_integer() else self.credits)
+        return [self.pair, status, credits, self.expires_text, self.downloaded]
+
+    def tooltip(self) -> str:
+        lines = [*self.granules, f"HyP3 job name: {self.name}"]
+        if self.job_ids:
+            lines.append("Job ids: " + ", ".join(self.job_ids))
+        if self.expires:
+            lines.append(f"Expires {self.expires[:16].replace('T', ' ')} UTC")
+        return "\n".join(lines)
 
 
-def job_rows(path: str | Path, now: datetime | None = None) -> list[JobRow]:
-    """Rows of the jobs file at ``path`` (InputError from the store when it is damaged)."""
+def job_rows(path: str | Path, now: datetime | None = None, stacks: dict[str, str] | None = None) -> list[JobRow]:
+    """Rows of the jobs file at ``path`` (InputError from the store when it is damaged).
+
+    ``stacks`` maps granule names to their stack, for the short pair labels.
+    """
     from ..core.hyp3.jobs_store import JobsFile, parse_time
 
     now = now or datetime.now(timezone.utc)
+    stacks = stacks or {}
     store = JobsFile.load(path)
     rows = []
     for entry in store:
@@ -54,10 +115,11 @@ def job_rows(path: str | Path, now: datetime | None = None) -> list[JobRow]:
         verified = sum(1 for f in entry.files if f.verified)
         expires = parse_time(entry.expiration_time) if entry.expiration_time else None
         complete = bool(entry.files) and verified == len(entry.files)
+        stack = stacks.get(entry.reference[0], "") if entry.reference else ""
         rows.append(
             JobRow(
                 name=entry.name,
-                pair=entry.describe(),
+                pair=pair_label(entry.reference, entry.secondary, stack),
                 status=entry.status,
                 job_id=latest.job_id if latest else "",
                 expires=entry.expiration_time or "",
@@ -71,6 +133,12 @@ def job_rows(path: str | Path, now: datetime | None = None) -> list[JobRow]:
                 ),
                 expired=expires is not None and expires <= now and entry.status == "SUCCEEDED",
                 resubmissions=max(0, len(entry.jobs) - 1),
+                credits=entry.credit_cost,
+                granules=entry.granules,
+                job_ids=entry.job_ids,
+                logs=list(latest.logs) if latest else [],
+                paths=[p for f in entry.files for p in (f.path or f.zip_path,) if p],
+                expires_text=expires_in(entry.expiration_time or "", now) if entry.status == "SUCCEEDED" else "",
             )
         )
     return rows
