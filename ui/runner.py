@@ -86,6 +86,7 @@ class AlgorithmRunner(QObject):
         self.last_parameters: dict[str, Any] = {}
         self.last_results: dict[str, Any] = {}
         self.last_cancelled = False  # the last run was stopped by Cancel
+        self._last_reported = ""  # the error the feedback already showed (not repeated)
         self._on_done: Callable[[bool, dict, str], None] | None = None
         self._load = True
 
@@ -134,6 +135,7 @@ class AlgorithmRunner(QObject):
         self._add_to_history(algorithm, parameters, context)
         self.started.emit(algorithm_id)
         self.last_cancelled = False
+        self._last_reported = ""
         self.message.emit(tr("{name} started.").format(name=algorithm.displayName()), INFO)
         QgsApplication.taskManager().addTask(task)
         return True
@@ -169,6 +171,7 @@ class AlgorithmRunner(QObject):
         algorithm, context, feedback = self.algorithm, self.context, self.feedback
         results = dict(results or {})
         error = ""
+        self._last_reported = feedback.last_error if feedback is not None else ""
         if ok and self._load:
             from processing.gui.Postprocessing import handleAlgorithmResults
 
@@ -202,7 +205,8 @@ class AlgorithmRunner(QObject):
 
     def _finish(self, ok: bool, results: dict, error: str) -> None:
         self.last_results = results
-        if error and not ok:
+        reported = self.feedback.last_error if self.feedback is not None else ""
+        if error and not ok and error != reported and error != self._last_reported:
             self.message.emit(error, WARNING if self.last_cancelled else ERROR)
         callback, self._on_done = self._on_done, None
         if callback is not None:

@@ -108,7 +108,13 @@ class TemporalSwitch(QObject):
         self.hidden: list[str] = []  # layer ids of the velocities hidden while animating
         self.animating = False
         if self.controller is not None:
-            self.controller.navigationModeChanged.connect(self.mode_changed)
+            # updateTemporalRange, not navigationModeChanged: QGIS 3.22's Python binding of the
+            # latter cannot be connected; the range is emitted on every change of mode too.
+            self.controller.updateTemporalRange.connect(self._range_changed)
+            self.mode_changed(self.controller.navigationMode())
+
+    def _range_changed(self, *_args: Any) -> None:
+        if self.controller is not None:
             self.mode_changed(self.controller.navigationMode())
 
     def mode_changed(self, mode: Any) -> None:
@@ -145,7 +151,7 @@ class TemporalSwitch(QObject):
     def detach(self) -> None:
         if self.controller is not None:
             try:
-                self.controller.navigationModeChanged.disconnect(self.mode_changed)
+                self.controller.updateTemporalRange.disconnect(self._range_changed)
             except (TypeError, RuntimeError):
                 pass
             self.controller = None

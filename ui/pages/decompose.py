@@ -67,8 +67,18 @@ class DecomposePage(BasePage):
     def connect_signals(self) -> None:
         self.runDecompose.clicked.connect(self.run_decompose)
         self.decomposeInputs.itemChanged.connect(lambda _item: self._show_choice())
-        self.project.layersAdded.connect(lambda _layers: self.refresh())
-        self.project.layersRemoved.connect(lambda _ids: self.refresh())
+        self.project.layersAdded.connect(self._layers_changed)
+        self.project.layersRemoved.connect(self._layers_changed)
+
+    def _layers_changed(self, *_args: Any) -> None:
+        self.refresh()
+
+    def cleanup(self) -> None:
+        for signal in (self.project.layersAdded, self.project.layersRemoved):
+            try:
+                signal.disconnect(self._layers_changed)
+            except (TypeError, RuntimeError):
+                pass
 
     # ---- the inputs ------------------------------------------------------------------------
 

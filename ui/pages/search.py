@@ -106,10 +106,10 @@ class SearchPage(BasePage):
         self.searchOtherLevel.clicked.connect(self.search_other_level)
         self.aoiUseSelection.clicked.connect(lambda: self.aoi.use_selection())
         self.aoi.changed.connect(self._aoi_changed)
-        try:
-            self.canvas.selectionChanged.connect(lambda _layer: self.update_selection_offer())
-        except (AttributeError, TypeError):  # a stub canvas
-            pass
+        self.canvas.selectionChanged.connect(self._selection_changed)
+
+    def _selection_changed(self, *_args: Any) -> None:
+        self.update_selection_offer()
 
     # ---- the area of interest --------------------------------------------------------------
 
@@ -259,4 +259,8 @@ class SearchPage(BasePage):
         return self.run_search()
 
     def cleanup(self) -> None:
+        try:
+            self.canvas.selectionChanged.disconnect(self._selection_changed)
+        except (TypeError, RuntimeError):
+            pass
         self.aoi.cleanup()

@@ -45,7 +45,7 @@ from ...processing_provider.styling import ROLE_PROPERTY
 from .. import temporal
 from ..layers import place_group, zoom_to
 from ..maptools import PixelSeriesTool, PointPickTool, format_point, parse_point, read_pixel_series
-from ..workspace import find_layer, product_names
+from ..workspace import find_layer, is_temporary, product_names
 from .base import BasePage
 
 POLYGON = qgis_enum("Qgis.GeometryType.Polygon", "QgsWkbTypes.GeometryType.PolygonGeometry")
@@ -158,19 +158,32 @@ class TimeseriesPage(BasePage):
         self.animateDisplacement.clicked.connect(self.animate)
         self.tsProducts.fileChanged.connect(self._products_chosen)
         self.tsWorkdir.fileChanged.connect(self._workdir_chosen)
-        self.project.layersAdded.connect(lambda _layers: self.update_displacement_choices())
-        self.project.layersRemoved.connect(lambda _ids: self.update_displacement_choices())
+        self.project.layersAdded.connect(self._layers_changed)
+        self.project.layersRemoved.connect(self._layers_changed)
+
+    def _layers_changed(self, *_args: Any) -> None:
+        self.update_displacement_choices()
 
     # ---- following the chain ---------------------------------------------------------------
 
+    def stack_folder_of(self, products: str) -> Path | None:
+        """The workspace's stack folder holding ``products`` (``stacks/<stack>/products``), or None."""
+        folder = Path(products)
+        if folder.name == "products" and folder.parent.parent.name == "stacks" and self.workspace.folder is not None:
+            if self.workspace.relative(folder) != str(folder):  # inside the workspace
+                return folder.parent
+        return None
+
     def default_workdir(self, products: str) -> str:
-        """``mintpy`` beside the products folder in a stack folder of the workspace, else inside it."""
+        """MintPy's work folder in the workspace: beside the stack's products, else under ``mintpy/``."""
         if not products:
             return ""
-        folder = Path(products)
-        if folder.name == "products" and folder.parent.parent.name == "stacks":
-            return str(folder.parent / "mintpy")
-        return str(folder / "mintpy")
+        stack = self.stack_folder_of(products)
+        if stack is not None:
+            return str(stack / "mintpy")
+        if self.workspace.folder is None:
+            return ""  # chosen when the run starts (the workspace is made then)
+        return str(self.workspace.folder / "mintpy" / Path(products).name)
 
     def refresh(self) -> None:
         chain = self.workspace.current
@@ -389,7 +402,15 @@ class TimeseriesPage(BasePage):
                 if problem:
                     raise ValueError(problem)
             parameters["REFERENCE_POINT"] = self.referencePoint.text().strip()
-        workdir = self.tsWorkdir.filePath() or self.default_workdir(folder)
+        if is_temporary(folder):
+            raise ValueError(self.tr("{folder} is a temporary folder, which is deleted: keep the products in a folder that lasts.").format(folder=folder))
+        workdir = self.tsWorkdir.filePath()
+        if not workdir:
+            self.workspace.ensure_folder()
+            workdir = self.default_workdir(folder)
+            self.tsWorkdir.setFilePath(workdir)
+        if is_temporary(workdir):
+            raise ValueError(self.tr("{folder} is a temporary folder: MintPy's work (hours, resumable) would be lost. Choose a folder that lasts.").format(folder=workdir))
         parameters["WORKDIR"] = workdir
         Path(workdir).mkdir(parents=True, exist_ok=True)
         if self.tsCropAoi.isChecked():
@@ -400,8 +421,9 @@ class TimeseriesPage(BasePage):
         return parameters
 
     def results_folder(self, products: str) -> Path:
+        """``results/<run>`` in the stack's folder of the workspace (else in the workspace)."""
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = Path(products).parent if Path(products).name == "products" else Path(self.workspace.ensure_folder())
+        base = self.stack_folder_of(products) or Path(self.workspace.ensure_folder())
         folder = base / "results" / stamp
         folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -605,6 +627,11 @@ class TimeseriesPage(BasePage):
             self.area_band.hide()
 
     def cleanup(self) -> None:
+        for signal in (self.project.layersAdded, self.project.layersRemoved):
+            try:
+                signal.disconnect(self._layers_changed)
+            except (TypeError, RuntimeError):
+                pass
         for tool in (self.reference_tool, self.pixel_tool):
             if self.canvas.mapTool() is tool:
                 self.canvas.unsetMapTool(tool)
