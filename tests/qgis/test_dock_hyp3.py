@@ -228,3 +228,37 @@ def test_new_earthdata_login_lives_only_in_the_auth_database_and_drives_hyp3(
         assert not ok and f"cost {count:g} credits but only 3 remain" in hyp3_page.costLabel.text()
         assert not hyp3_page.submitJobs.isEnabled() and not hyp3.jobs
     manager.removeAuthenticationConfig(config_id)
+
+
+def test_the_toolbox_warns_when_the_jobs_file_is_temporary(dock, pairs_file, tmp_path, monkeypatch):
+    """Toolbox users choose their own outputs, but a temporary jobs file (the default "save to a
+    temporary file") is the only record of paid jobs and QGIS deletes it: submitjobs says so."""
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+            super().pushWarning(text)
+
+    path, count = pairs_file
+    with HyP3StandIn(credits=100, tmpdir=tmp_path / "hyp3") as hyp3:
+        monkeypatch.setenv("INSARHUB_HYP3_URL", hyp3.url)
+        monkeypatch.setenv("EARTHDATA_TOKEN", TOKEN)
+        feedback = Warnings()
+        context = QgsProcessingContext()
+        context.setProject(QgsProject.instance())
+        parameters = {"PAIRS": str(path), "JOB_TYPE": "INSAR_ISCE_BURST", "DRY_RUN": True, "JOBS_FILE": "TEMPORARY_OUTPUT"}
+        processing.run("insarhub:submitjobs", parameters, context=context, feedback=feedback)
+        assert any("is in a temporary folder" in w and "jobs you pay for" in w for w in feedback.warnings)
+        # This test's own folder is under the system's temp folder; let that stand for a lasting one.
+        import tempfile
+
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
+        lasting = Warnings()
+        lasting_file = tmp_path / "study" / "jobs.json"
+        processing.run("insarhub:submitjobs", {**parameters, "JOBS_FILE": str(lasting_file)}, context=context, feedback=lasting)
+        assert not any("temporary folder" in w for w in lasting.warnings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,14 +93,24 @@ def test_the_whole_workflow_survives_closing_the_project(dock, sandbox, qtbot, t
     assert Path(workspace.path(chain.products)) == workspace.folder / "stacks" / STACK / "products"
     assert dock.tabs.currentWidget() is series
 
-    # 5 Time series.
-    assert series.tsProducts.filePath() == workspace.path(chain.products)
+    # 5 Time series (one product held back, as if it were still downloading).
+    products = Path(workspace.path(chain.products))
+    assert series.tsProducts.filePath() == str(products)
+    late = sorted(p for p in products.iterdir() if p.name.startswith("S1"))[-1]
+    shutil.move(str(late), str(tmp_path / late.name))
     assert run_step(qtbot, dock, series.runTimeseries, timeout=300_000) == ["insarhub:runtimeseries", True], dock.logView.toPlainText()[-3000:]
     run = chain.timeseries[-1]
     assert workspace.path(run["velocity"]).startswith(str(workspace.folder / "stacks" / STACK / "results"))
+    assert series.tsWorkdir.filePath() == str(workspace.folder / "stacks" / STACK / "mintpy")
     ts_group = next(g for g in group.findGroups() if g.customProperty(ROLE_PROPERTY) == TIMESERIES_ROLE)
     assert group.children()[0] is ts_group  # results on top of the search's group
     assert series.displacement_layer() is not None
+    reference = next(n.layer() for n in ts_group.findLayers() if n.layer().customProperty(ROLE_PROPERTY) == "REFERENCE")
+    assert next(reference.getFeatures())["kind"] == "automatic"  # the point MintPy was given, on the map
+    assert not series.tsStale.isVisibleTo(dock)
+    shutil.move(str(tmp_path / late.name), str(late))  # the late product arrives: the run is now stale
+    dock.workspace.commit("products")
+    assert series.tsStale.isVisibleTo(dock) and "1 new product(s)" in series.tsStale.text()
 
     # Quit: save the project, close it; reopen it and continue where we were.
     layers_before = sorted(layer.source() for layer in project.mapLayers().values())
