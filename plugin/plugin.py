@@ -91,7 +91,7 @@ class InsarhubPlugin:
             self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             main_window = self.iface.mainWindow()
             if hasattr(main_window, "resizeDocks"):  # wide enough for its forms on first opening
-                main_window.resizeDocks([self.dock], [430], Qt.Orientation.Horizontal)
+                main_window.resizeDocks([self.dock], [560], Qt.Orientation.Horizontal)
             self.dock.visibilityChanged.connect(self._dock_visibility_changed)
         self.dock.setUserVisible(visible)
         if visible:

@@ -196,9 +196,12 @@ class SearchLayersPostProcessor(QgsProcessingLayerPostProcessorInterface):
             show_only(project, group, SEARCH_ROLE)  # the new search on top, the earlier ones hidden
         if self.role == "summary":
             layer.setName("Stack summary")
+            layer.setCustomProperty(ROLE_PROPERTY, "summary")
             move_into_group(group, layer, project)
+            sort_search_group(group)
             return
         layer.setName("Footprints, one per date")
+        layer.setCustomProperty(ROLE_PROPERTY, "footprints")
         style_footprints(layer, QColor("#555555"), outline_only=True)
         move_into_group(group, layer, project, checked=False)
         for index, summary in enumerate(self.summaries):
@@ -210,8 +213,28 @@ class SearchLayersPostProcessor(QgsProcessingLayerPostProcessorInterface):
                 f"THEN '{summary.stack} · {summary.count}' END"
             )
             style_footprints(stack_layer, stack_colour(index), label, outline_only=True, merged=True)
+            stack_layer.setCustomProperty(ROLE_PROPERTY, "stack")
             project.addMapLayer(stack_layer, False)
             group.insertLayer(index, stack_layer)
+        sort_search_group(group)
+
+
+SEARCH_ORDER = ("stack", "footprints", "summary")
+
+
+def sort_search_group(group: QgsLayerTreeGroup) -> None:
+    """A search's layers in a fixed order, whichever the layer panel's insertion point gave them:
+    the stack outlines, the per-date footprints, the summary table (other nodes stay on top)."""
+    def rank(node: Any) -> int:
+        layer = node.layer() if hasattr(node, "layer") else None
+        role = layer.customProperty(ROLE_PROPERTY) if layer is not None else None
+        return SEARCH_ORDER.index(role) if role in SEARCH_ORDER else -1
+
+    nodes = [n for n in group.children() if rank(n) >= 0]
+    for node in sorted(nodes, key=rank):  # stable: stacks keep their order
+        clone = node.clone()
+        group.addChildNode(clone)
+        group.removeChildNode(node)
 
 
 def stack_subset_layer(layer: QgsVectorLayer, stack: str) -> QgsVectorLayer:

@@ -28,7 +28,7 @@ def granule_date(name: str) -> date | None:
 
 
 def pair_label(reference: list[str], secondary: list[str], stack: str = "") -> str:
-    """``2020-01-05 → 01-17 · 174_372326_IW3``: the two dates and, when known, the stack."""
+    """``2020-01-05 → 01-17``, with `` · <stack>`` when a stack is given (tables of several stacks)."""
     first = granule_date(reference[0]) if reference else None
     second = granule_date(secondary[0]) if secondary else None
     if first is None or second is None:
@@ -37,10 +37,17 @@ def pair_label(reference: list[str], secondary: list[str], stack: str = "") -> s
         text = f"{first:%Y-%m-%d} → {second:%m-%d}"
     else:
         text = f"{first:%Y-%m-%d} → {second:%Y-%m-%d}"
-    if not stack and reference:
-        burst = _BURST.match(reference[0])
-        stack = burst.group(1) if burst else ""
     return f"{text} · {stack}" if stack else text
+
+
+def stack_of(reference: list[str], stacks: dict[str, str]) -> str:
+    """The stack of a pair: from the pairs layer (``stacks``), else the burst id in the name."""
+    if not reference:
+        return ""
+    if stacks.get(reference[0]):
+        return stacks[reference[0]]
+    burst = _BURST.match(reference[0])
+    return burst.group(1) if burst else ""
 
 
 def expires_in(expires: str, now: datetime) -> str:
@@ -73,6 +80,7 @@ class JobRow:
     expired: bool
     resubmissions: int
     credits: float | None = None
+    stack: str = ""
     granules: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
@@ -91,7 +99,7 @@ class JobRow:
         return [self.pair, status, credits, self.expires_text, self.downloaded]
 
     def tooltip(self) -> str:
-        lines = [*self.granules, f"HyP3 job name: {self.name}"]
+        lines = [*self.granules, *([f"Stack: {self.stack}"] if self.stack else []), f"HyP3 job name: {self.name}"]
         if self.job_ids:
             lines.append("Job ids: " + ", ".join(self.job_ids))
         if self.expires:
@@ -110,12 +118,14 @@ def job_rows(path: str | Path, now: datetime | None = None, stacks: dict[str, st
     stacks = stacks or {}
     store = JobsFile.load(path)
     rows = []
+    # The stack is in a pair's label only when the table holds several (else it only takes room).
+    several = len({stack_of(entry.reference, stacks) for entry in store}) > 1
     for entry in store:
         latest = entry.latest
         verified = sum(1 for f in entry.files if f.verified)
         expires = parse_time(entry.expiration_time) if entry.expiration_time else None
         complete = bool(entry.files) and verified == len(entry.files)
-        stack = stacks.get(entry.reference[0], "") if entry.reference else ""
+        stack = stack_of(entry.reference, stacks) if several else ""
         rows.append(
             JobRow(
                 name=entry.name,
@@ -134,6 +144,7 @@ def job_rows(path: str | Path, now: datetime | None = None, stacks: dict[str, st
                 expired=expires is not None and expires <= now and entry.status == "SUCCEEDED",
                 resubmissions=max(0, len(entry.jobs) - 1),
                 credits=entry.credit_cost,
+                stack=stack_of(entry.reference, stacks),
                 granules=entry.granules,
                 job_ids=entry.job_ids,
                 logs=list(latest.logs) if latest else [],

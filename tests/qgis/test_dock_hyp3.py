@@ -115,12 +115,15 @@ def test_cost_then_submit_watch_retry_warn_and_download(dock, pairs_file, qtbot,
         table = hyp3_page.jobsTable
         assert table.rowCount() == count
         assert set(_cells(table, 1)) == {"pending"}
-        # One short label per pair: the two dates and the burst, not two full granule names.
+        # One short label per pair: its two dates (the stack, the same for all, is in the title), not
+        # two full granule names; the order form folds away so the table has the room.
         labels = _cells(table, 0)
-        assert all(" → " in label and label.endswith("174_372326_IW3") and len(label) <= 42 for label in labels)
+        assert all(" → " in label and len(label) <= 23 for label in labels), labels
+        assert "174_372326_IW3" in hyp3_page.watchGroup.title() and hyp3_page.submitGroup.isCollapsed()
         assert set(_cells(table, 2)) == {"1"}  # credits per pair (burst jobs cost 1)
-        # The full granule names are one hover away.
+        # The full granule names and the stack are one hover away.
         assert all(table.item(row, 0).toolTip().count("-BURST") == 2 for row in range(count))
+        assert all("Stack: 174_372326_IW3" in table.item(row, 0).toolTip() for row in range(count))
         assert hyp3_page.jobs_timer.isActive()  # the table refreshes itself while jobs run
 
         hyp3_page.jobs_timer.setInterval(50)

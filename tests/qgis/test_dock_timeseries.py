@@ -70,6 +70,9 @@ def test_reference_area_run_and_time_on_the_map(dock, qgis_canvas, controller, q
     if len(rows):  # a pixel inside the grid that some product does not cover
         gap = QgsPointXY(x0 + (cols[0] + 0.5) * dx, y0 + (rows[0] + 0.5) * dy)
         assert series_page.reference_clicked(gap, UTM) is False
+    # A click the map cannot place (here: off the projection) is refused too, never an error dialog.
+    assert series_page.reference_clicked(QgsPointXY(float("inf"), float("inf")), QgsCoordinateReferenceSystem("EPSG:4326")) is False
+    assert "click inside the dashed outline" in series_page.referenceArea.text()
     reference = QgsPointXY(*stack.reference_xy)
     series_page.reference_tool.picked.emit(reference, UTM)  # what a click inside emits
     assert series_page.referencePoint.text() == f"{reference.x():.10g},{reference.y():.10g} [EPSG:32719]"

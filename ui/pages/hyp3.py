@@ -62,6 +62,7 @@ class Hyp3Page(BasePage):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.cancelJob.setEnabled(False)  # HyP3's API has no way to cancel or delete a job
+        self.submitGroup.setSaveCollapsedState(False)  # folded by the page (below), not by QGIS's memory
         self.expiryWarning.hide()
         self.jobs: list = []
         self._priced: str | None = None
@@ -148,6 +149,8 @@ class Hyp3Page(BasePage):
             self._priced = None
             self.costLabel.setText("")
             self.reload_jobs_table()
+            # Once jobs exist the order form folds away and the jobs table has the room.
+            self.submitGroup.setCollapsed(bool(self.jobs))
         self._show_based_on(chain)
         problem = self.order_problem()
         self.show_stale(problem if chain is not None and chain.pairs else "")
@@ -322,6 +325,7 @@ class Hyp3Page(BasePage):
             )
         )
         self.reload_jobs_table()
+        self.submitGroup.setCollapsed(True)  # the jobs table now has the room; the form unfolds with a click
 
     def _record_jobs_file(self) -> None:
         chain = self.workspace.current
@@ -412,6 +416,12 @@ class Hyp3Page(BasePage):
                 table.setItem(row, column, item)
         table.setSortingEnabled(True)
         self.jobsSummary.setText(summary(rows) if rows else "")
+        stacks = sorted({job.stack for job in rows if job.stack})
+        self.watchGroup.setTitle(
+            self.tr("Jobs of {stacks} (insarhub:watchjobs)").format(stacks=", ".join(stacks))
+            if stacks
+            else self.tr("Jobs (insarhub:watchjobs)")
+        )
         warning = expiry_message(rows)
         self.expiryWarning.setText(warning)
         self.expiryWarning.setVisible(bool(warning))

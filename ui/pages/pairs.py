@@ -38,10 +38,11 @@ class PairsPage(BasePage):
         self.pairsInput.setAllowEmptyLayer(True)
         self.pairsInput.setLayer(None)
         self.pairsInput.setMinimumContentsLength(12)
-        # The plot follows the dock's width instead of widening the page to the picture's.
+        # The plot follows the page's width (its scroll area's viewport, never the label's own width:
+        # a picture as wide as its label would widen the label, and so on).
         self.networkPlot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.networkPlot.setMinimumWidth(1)
-        self.networkPlot.installEventFilter(self)
+        self.PairsPageScroll.viewport().installEventFilter(self)
         self._plot_pixmap: QPixmap | None = None
         self._followed: tuple = ()
         self.cost_estimate = None
@@ -196,14 +197,16 @@ class PairsPage(BasePage):
         if self._plot_pixmap is None or self._plot_pixmap.isNull():
             self.networkPlot.clear()
             return
-        width = max(120, self.networkPlot.width())
+        margins = self.PairsPageLayout.contentsMargins()
+        width = max(120, self.PairsPageScroll.viewport().width() - margins.left() - margins.right() - 4)
         current = self.networkPlot.pixmap()
-        if force or current is None or current.isNull() or current.width() != width:
+        # Small changes are ignored: a vertical scroll bar coming and going must not make the plot flicker.
+        if force or current is None or current.isNull() or abs(current.width() - width) > 24:
             self.networkPlot.setPixmap(self._plot_pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
 
     def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
-        if watched is self.networkPlot and event.type() == QEvent.Type.Resize:
-            self._show_plot()  # the picture follows the label's width
+        if event.type() == QEvent.Type.Resize and watched is self.PairsPageScroll.viewport():
+            self._show_plot()  # the picture follows the page's width
         return super().eventFilter(watched, event)
 
     def update_cost(self, *_args: Any) -> None:

@@ -22,11 +22,13 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsCoordinateTransformContext,
+    QgsCsException,
     QgsFeature,
     QgsGeometry,
     QgsMarkerSymbol,
     QgsPalLayerSettings,
     QgsPointXY,
+    QgsProject,
     QgsRasterLayer,
     QgsSingleSymbolRenderer,
     QgsTask,
@@ -50,6 +52,19 @@ from .base import BasePage
 
 POLYGON = qgis_enum("Qgis.GeometryType.Polygon", "QgsWkbTypes.GeometryType.PolygonGeometry")
 OUTPUTS = {"VELOCITY": "velocity", "VELOCITY_STD": "velocity_std", "TEMPORAL_COHERENCE": "temporal_coherence", "DISPLACEMENT": "displacement"}
+
+
+def read_pixel_series_value(layer: QgsRasterLayer, point: QgsPointXY, crs: QgsCoordinateReferenceSystem) -> float | None:
+    """Band 1 of ``layer`` at ``point`` (None where it has no data); ValueError outside it."""
+    import math
+
+    target = QgsPointXY(point)
+    if crs.isValid() and layer.crs().isValid() and crs != layer.crs():
+        target = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transform(target)
+    if not layer.extent().contains(target):
+        raise ValueError(f"outside {layer.name()}")
+    value, ok = layer.dataProvider().sample(target, 1)
+    return float(value) if ok and not math.isnan(value) else None
 
 
 def reference_from_metadata(velocity_path: str) -> tuple[float, float, str] | None:
@@ -340,7 +355,12 @@ class TimeseriesPage(BasePage):
         if self.valid_area is None and self.area_task is not None:
             self.refuse(self.tr("Wait a moment: the area the products cover is still being read."), self.referenceArea)
             return False
-        problem = self.area_problem(point, crs)
+        try:
+            problem = self.area_problem(point, crs)
+        except QgsCsException:
+            problem = self.tr("The point {x}, {y} cannot be converted to the products' CRS: click inside the dashed outline.").format(
+                x=f"{point.x():.6g}", y=f"{point.y():.6g}"
+            )
         if problem:
             self.refuse(problem, self.referenceArea)
             self.referenceArea.show()
@@ -560,9 +580,14 @@ class TimeseriesPage(BasePage):
             return None
         try:
             series = read_pixel_series(layer, point, crs, label=f"P{len(self.chart.series) + 1}")
-        except ValueError as exc:
-            self.tsResult.setText(str(exc))
+        except (ValueError, QgsCsException) as exc:
+            self.tsResult.setText(str(exc) if isinstance(exc, ValueError) else self.tr("That point is outside the displacement."))
             return None
+        components, velocities = self.decomposition_at(point, crs)
+        if components:
+            series.extra["components"] = components
+        if velocities:
+            series.extra["decomposed_mm_yr"] = velocities
         colour = self.chart.add_series(series)
         canvas_crs = self.canvas.mapSettings().destinationCrs()
         shown = QgsPointXY(point)
@@ -576,8 +601,50 @@ class TimeseriesPage(BasePage):
         marker.setPenWidth(3)
         self.pixel_markers.append(marker)
         rate = self.tr("no fit") if series.velocity_mm_per_year is None else f"{series.velocity_mm_per_year:+.2f} mm/yr"
-        self.tsResult.setText(self.tr("{label}: {count} dates, {rate}.").format(label=series.label, count=len(series.dates), rate=rate))
+        text = self.tr("{label}: {count} dates, {rate}.").format(label=series.label, count=len(series.dates), rate=rate)
+        if velocities:
+            text += " " + self.tr("Vertical {vertical:+.2f} mm/yr, east {east:+.2f} mm/yr.").format(
+                vertical=velocities.get("vertical", float("nan")), east=velocities.get("east", float("nan"))
+            )
+        self.tsResult.setText(text)
         return series
+
+    def decomposition_layer(self, role: str) -> QgsRasterLayer | None:
+        """The ``role`` raster (VERTICAL, EAST_DISPLACEMENT, ...) of the newest decomposition in the project."""
+        from ...processing_provider.styling import groups_with_role
+        from .decompose import DECOMPOSITION_ROLE
+
+        for group in groups_with_role(self.project, DECOMPOSITION_ROLE):
+            for node in group.findLayers():
+                layer = node.layer()
+                if isinstance(layer, QgsRasterLayer) and layer.customProperty(ROLE_PROPERTY) == role:
+                    return layer
+        return None
+
+    def decomposition_at(self, point: QgsPointXY, crs: QgsCoordinateReferenceSystem) -> tuple[list, dict]:
+        """Vertical and east at ``point`` from the newest decomposition: displacement series when it
+        has them, and the velocities (mm/yr) in any case; nothing outside it."""
+        components = []
+        for role, name in (("VERTICAL_DISPLACEMENT", self.tr("vertical")), ("EAST_DISPLACEMENT", self.tr("east"))):
+            layer = self.decomposition_layer(role)
+            if layer is None:
+                continue
+            try:
+                components.append(read_pixel_series(layer, point, crs, label=name))
+            except (ValueError, QgsCsException):
+                continue
+        velocities = {}
+        for role, name in (("VERTICAL", "vertical"), ("EAST", "east")):
+            layer = self.decomposition_layer(role)
+            if layer is None:
+                continue
+            try:
+                value = read_pixel_series_value(layer, point, crs)
+            except (ValueError, QgsCsException):
+                continue
+            if value is not None:
+                velocities[name] = value
+        return components, velocities
 
     def clear_chart(self) -> None:
         if self.chart is not None:
