@@ -7,6 +7,9 @@ Importing this package touches no iface, no network and no MintPy: QGIS calls
 
 def classFactory(iface):  # noqa: N802 (QGIS' name)
     """Create the plugin instance QGIS asks for."""
+    from .plugin.deps_installer import use_installed_packages
+
+    use_installed_packages()  # packages installed into the QGIS profile, before anything imports them
     from .plugin.plugin import InsarhubPlugin
 
     return InsarhubPlugin(iface)

@@ -131,6 +131,7 @@ def find_mintpy_python(
     raise MintpyNotFoundError(
         "No Python interpreter with MintPy was found (tried: "
         + (", ".join(tried) or "none")
-        + "). Install MintPy in its own environment (e.g. `conda create -n mintpy -c conda-forge mintpy`, "
+        + "). In QGIS: Raster → InSARHub → Python packages and MintPy… → Set up MintPy. Or install MintPy in "
+        "its own environment (e.g. `conda create -n mintpy -c conda-forge mintpy`, "
         f"or `python3 -m pip install mintpy`) and set its python in the InSARHub options or in {ENV_VAR}."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import Qgis, QgsApplication
+from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core import deps
@@ -23,6 +23,7 @@ class InsarhubPlugin:
         self.action = None
         self.dock = None
         self.options_factory = None
+        self.deps_action = None
         self.workspace = None  # the dock's workspace, following the project from initGui on
         self.model_actions = []  # the toolbox's "Edit model…" for the shipped models
 
@@ -52,6 +53,10 @@ class InsarhubPlugin:
         self.action.toggled.connect(self.show_dock)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)
+        from . import deps_installer
+
+        self.deps_action = deps_installer.menu_action(self.iface)  # Install packages, Set up MintPy
+        self.iface.addPluginToRasterMenu(MENU, self.deps_action)
 
         from ..ui.options import InsarhubOptionsFactory
 
@@ -70,12 +75,12 @@ class InsarhubPlugin:
         self.model_actions = register_model_actions()
 
     def notify_missing_dependencies(self) -> list[str]:
-        """Say in the message bar which packages are missing and how to install them."""
+        """Say in the message bar which packages are missing, with an "Install…" button."""
         missing = deps.missing_packages()
         if missing and self.iface is not None:
-            self.iface.messageBar().pushMessage(
-                "InSARHub", deps.missing_message(missing), level=Qgis.MessageLevel.Warning, duration=0
-            )
+            from .deps_installer import offer_install
+
+            offer_install(self.iface, missing)
         return missing
 
     def show_dock(self, visible: bool = True):
@@ -120,6 +125,13 @@ class InsarhubPlugin:
             self.iface.removeToolBarIcon(self.action)
             self.action.deleteLater()
             self.action = None
+        if self.deps_action is not None:
+            from .deps_installer import close_dialog
+
+            close_dialog()
+            self.iface.removePluginRasterMenu(MENU, self.deps_action)
+            self.deps_action.deleteLater()
+            self.deps_action = None
         if self.options_factory is not None:
             self.iface.unregisterOptionsWidgetFactory(self.options_factory)
             self.options_factory = None

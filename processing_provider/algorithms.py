@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def all_algorithms() -> list:
     """Fresh instances of every InSARHub algorithm, in workflow order."""
+    from .decompose import DecomposeAlgorithm
     from .download_products import DownloadProductsAlgorithm
     from .download_scenes import DownloadScenesAlgorithm
     from .filter_scenes import FilterScenesAlgorithm
@@ -19,5 +20,5 @@ def all_algorithms() -> list:
         SearchScenesAlgorithm(), SummarizeStacksAlgorithm(), FilterScenesAlgorithm(), DownloadScenesAlgorithm(),
         SelectPairsAlgorithm(),
         SubmitJobsAlgorithm(), WatchJobsAlgorithm(), DownloadProductsAlgorithm(),
-        RunTimeSeriesAlgorithm(),
+        RunTimeSeriesAlgorithm(), DecomposeAlgorithm(),
     ]

@@ -19,7 +19,7 @@ STEP_GROUPS = {
     "watchjobs": ("hyp3", "4 HyP3"),
     "downloadproducts": ("hyp3", "4 HyP3"),
     "runtimeseries": ("timeseries", "5 Time series"),
-    "decompose": ("decompose", "6 Vertical & east"),
+    "decompose": ("decompose", "6 Decompose"),
 }
 
 

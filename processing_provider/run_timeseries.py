@@ -49,6 +49,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
     MIN_TEMPORAL_COHERENCE = "MIN_TEMPORAL_COHERENCE"
     TIMESERIES = "TIMESERIES"
     INTERFEROGRAMS = "INTERFEROGRAMS"
+    LOS_GEOMETRY = "LOS_GEOMETRY"
 
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802
         self.addParameter(
@@ -142,6 +143,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         self.addParameter(min_coherence)
         self.addOutput(QgsProcessingOutputFile(self.TIMESERIES, "MintPy time series (HDF5)"))
         self.addOutput(QgsProcessingOutputNumber(self.INTERFEROGRAMS, "Interferograms used"))
+        self.addOutput(QgsProcessingOutputFile(self.LOS_GEOMETRY, "LOS geometry beside the velocity (for insarhub:decompose)"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core.mintpy_env import find_mintpy_python
@@ -227,6 +229,14 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         outputs: dict[str, Any] = {key: written[key] for key in RASTER_OUTPUTS if written.get(key)}
         outputs[self.TIMESERIES] = str(written["TIMESERIES"])
         outputs[self.INTERFEROGRAMS] = len(prepared.pairs)
+        # insarhub:decompose needs each velocity's look geometry (core/timeseries/geometry.py).
+        from ..core.timeseries.geometry import record_los_geometry
+
+        geometry = record_los_geometry(
+            workdir, prepared, written, python=interpreter.python, log=feedback.pushInfo, warn=feedback.pushWarning
+        )
+        if geometry is not None:
+            outputs[self.LOS_GEOMETRY] = str(geometry)
         points_path = self.parameterAsFileOutput(parameters, self.POINTS, context)
         if points_path:
             path, count = export_insar_explorer_points(

@@ -25,33 +25,94 @@ import numpy as np  # noqa: E402
 from fakes.cmr import CMRStandIn, load_fixture  # noqa: E402
 from fakes.files import FileServer, give_small_files  # noqa: E402
 from fakes.hyp3 import HyP3StandIn, job_granules  # noqa: E402
+from fakes.los import SUBSWATH_INCIDENCE_DEG, Motion, enu_to_los, s1_geometry, set_product_geometry, swath_for  # noqa: E402
 from fakes.products import Grid, make_product  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
+
+from .ascending import synthetic_ascending_records  # noqa: E402
 
 #: Any token works with the sandbox; this one says what it is.
 SANDBOX_TOKEN = "sandbox-token-not-a-secret"
 FIXTURES = ("s1_burst_174_372326_IW3_stack", "s1_slc_fairbanks_p94_f210_stack", "s1_slc_single", "s1_burst_single")
+#: The real descending stack the SYNTHETIC ascending one is cloned from (sandbox/ascending.py).
+ASCENDING_FROM = "s1_burst_174_372326_IW3_stack"
 
-# The known signal: a subsidence bowl (line of sight, away from the satellite) at the centre of
-# every stack's scene, on a stable background.
-BOWL_AMPLITUDE_MM_YR = -30.0
+# The known signal, in 3-D: a subsidence bowl at the centre of each area plus a slope sliding east
+# beside it, on stable ground. Stacks over the same area (the real descending and the synthetic
+# ascending one near Sitka) see the same motion, each through its own look geometry.
+BOWL_AMPLITUDE_MM_YR = -30.0  # vertical
 BOWL_SIGMA_M = 1200.0  # small against the scene, so its edges are stable ground for the reference
+SLOPE_EAST_MM_YR = 20.0  # eastward, at the slope's centre
+SLOPE_DOWN_MM_YR = -5.0  # vertical on the slope
+SLOPE_OFFSET_M = (2500.0, -1800.0)  # the slope's centre from the bowl's (east, north)
+SLOPE_SIGMA_M = 800.0
 SCENE_SIZE_PX = (120, 100)  # width, height of the area products cover, at 80 m
+AREA_RADIUS_DEG = 0.5  # stacks whose centres are this close share one area (and one motion)
+
+
+@dataclass(frozen=True)
+class Area:
+    """The ground a motion is laid out on: its UTM zone and the bowl's centre there."""
+
+    epsg: int
+    centre_x: float
+    centre_y: float
+    lon: float
+    lat: float
+
+    @property
+    def motion(self) -> Motion:
+        return Motion(
+            bowl_x=self.centre_x, bowl_y=self.centre_y,
+            slope_x=self.centre_x + SLOPE_OFFSET_M[0], slope_y=self.centre_y + SLOPE_OFFSET_M[1],
+            bowl_mm_yr=BOWL_AMPLITUDE_MM_YR, bowl_sigma_m=BOWL_SIGMA_M, slope_east_mm_yr=SLOPE_EAST_MM_YR,
+            slope_down_mm_yr=SLOPE_DOWN_MM_YR, slope_sigma_m=SLOPE_SIGMA_M,
+        )
 
 
 @dataclass(frozen=True)
 class Scene:
-    """Where a stack's synthetic interferograms lie: a UTM grid centred on its footprints."""
+    """Where a stack's synthetic interferograms lie: a UTM grid centred on its footprints, the look
+    geometry of its track (Sentinel-1 IW, right-looking) and the area's 3-D motion."""
 
     stack: str
     grid: Grid
     centre_x: float
     centre_y: float
+    flight_direction: str = "DESCENDING"
+    swath: tuple = (0.0, 1.0)  # map x (west, east) of the 250 km swath, see fakes.los.s1_geometry
+    area: Area | None = None
+
+    def _in_area(self, x: np.ndarray, y: np.ndarray) -> tuple:
+        if self.area is None or self.area.epsg == self.grid.epsg:
+            return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        from osgeo import osr
+
+        source, target = osr.SpatialReference(), osr.SpatialReference()
+        source.ImportFromEPSG(self.grid.epsg)
+        target.ImportFromEPSG(self.area.epsg)
+        for ref in (source, target):
+            ref.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        shape_ = np.shape(x)
+        points = osr.CoordinateTransformation(source, target).TransformPoints(
+            np.c_[np.ravel(x), np.ravel(y)].tolist()
+        )
+        return (np.array([p[0] for p in points]).reshape(shape_), np.array([p[1] for p in points]).reshape(shape_))
+
+    def motion_enu(self, x: np.ndarray, y: np.ndarray) -> tuple:
+        """The truth: (east, north, up) velocity in mm/yr at this scene's map coordinates."""
+        if self.area is None:
+            zero = np.zeros(np.shape(x))
+            return zero, zero, zero
+        return self.area.motion.enu(*self._in_area(x, y))
+
+    def look_angles(self, x: np.ndarray, y: np.ndarray) -> tuple:
+        """(incidence, azimuth) in degrees (MintPy's conventions) at map coordinates."""
+        return s1_geometry(self.flight_direction, x, y, self.swath)
 
     def velocity_mm_yr(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The truth: LOS velocity in mm/yr (positive towards the satellite) at map coordinates."""
-        r2 = (np.asarray(x) - self.centre_x) ** 2 + (np.asarray(y) - self.centre_y) ** 2
-        return BOWL_AMPLITUDE_MM_YR * np.exp(-r2 / (2 * BOWL_SIGMA_M**2))
+        return enu_to_los(*self.motion_enu(x, y), *self.look_angles(x, y))
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -82,7 +143,13 @@ class Sandbox:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="insarhub-sandbox-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.records = copy.deepcopy(records) if records is not None else [r for name in FIXTURES for r in load_fixture(name)]
+        if records is not None:
+            self.records = copy.deepcopy(records)
+        else:
+            self.records = [r for name in FIXTURES for r in load_fixture(name)]
+            # SYNTHETIC ascending twins of the real descending burst stack (sandbox/ascending.py)
+            self.records += synthetic_ascending_records(load_fixture(ASCENDING_FROM))
+        self.areas: list[Area] = []
         # Scene downloads (insarhub:downloadscenes): small stand-in files instead of GB-sized SLCs;
         # the records' sizes and checksums are rewritten to match them.
         self.files = FileServer()
@@ -159,12 +226,32 @@ class Sandbox:
             origin_x = math.floor((x - width * 40) / 80) * 80
             origin_y = math.ceil((y + height * 40) / 80) * 80
             grid = Grid(epsg=epsg, pixel_size=80.0, origin_x=origin_x, origin_y=origin_y, width=width, height=height)
-            self.scenes[stack] = Scene(stack, grid, origin_x + width * 40, origin_y - height * 40)
+            direction = (props.get("flightDirection") or "DESCENDING").upper()
+            subswath = (props.get("burst") or {}).get("subswath") or "IW2"
+            centre_x = origin_x + width * 40
+            swath = swath_for(direction, centre_x, SUBSWATH_INCIDENCE_DEG.get(subswath, 39.0))
+            area = self._area(float(props.get("centerLon", lon)), float(props.get("centerLat", lat)))
+            self.scenes[stack] = Scene(stack, grid, centre_x, origin_y - height * 40, direction, swath, area)
         return self.scenes[stack]
 
+    def _area(self, lon: float, lat: float) -> Area:
+        """The area around a stack's centre: an existing one within AREA_RADIUS_DEG, else a new one."""
+        for area in self.areas:
+            if abs(area.lon - lon) < AREA_RADIUS_DEG and abs(area.lat - lat) < AREA_RADIUS_DEG:
+                return area
+        epsg = utm_epsg(lon, lat)
+        x, y = _to_utm(lon, lat, epsg)
+        area = Area(epsg, x, y, lon, lat)
+        self.areas.append(area)
+        return area
+
     def truth_at(self, stack: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """The velocity truth (mm/yr) of a stack, as a function of its scene's map coordinates."""
+        """The LOS velocity truth (mm/yr) of a stack, as a function of its scene's map coordinates."""
         return self.scenes[stack].velocity_mm_yr
+
+    def motion_truth(self, stack: str) -> Callable[[np.ndarray, np.ndarray], tuple]:
+        """The 3-D truth (east, north, up mm/yr) under a stack, as a function of its scene's map coordinates."""
+        return self.scenes[stack].motion_enu
 
     # ---- HyP3 products ----------------------------------------------------------------------
     def _product(self, job: dict) -> Path:
@@ -212,6 +299,8 @@ class Sandbox:
             include_look_vectors=True,
         )
         _name_real_granules(folder, reference_names, secondary_names)
+        # the look vectors of the track, the ones the motion was projected with
+        set_product_geometry(folder, scene.flight_direction, scene.swath)
         return _zip_folder(folder)
 
     def _record(self, name: str) -> dict:

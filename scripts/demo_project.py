@@ -38,6 +38,7 @@ def main(out: Path) -> None:
     app = QgsApplication([], False)
     app.initQgis()
     from insarhub_qgis.core.stacks import StackSummary
+    from insarhub_qgis.processing_provider.decompose_styling import ORDER, DecompositionPostProcessor
     from insarhub_qgis.processing_provider.raster_styling import TimeSeriesPostProcessor, band_descriptions
     from insarhub_qgis.processing_provider.styling import SearchLayersPostProcessor, style_footprints
 
@@ -78,6 +79,12 @@ def main(out: Path) -> None:
         project.addMapLayer(layer)
         TimeSeriesPostProcessor(series_group, role, dates).postProcessLayer(layer, context, feedback)
         rasters[role] = layer
+    # the decomposition of the two stacks, in its own group, styled as insarhub:decompose styles it
+    decomposition = {role: str(out / f"{role.lower()}.tif") for role in ORDER if (out / f"{role.lower()}.tif").is_file()}
+    for role, path in decomposition.items():
+        layer = QgsRasterLayer(path, role.lower(), "gdal")
+        project.addMapLayer(layer)
+        DecompositionPostProcessor("InSARHub vertical and east (sandbox)", role, decomposition).postProcessLayer(layer, context, feedback)
     project.setCrs(rasters["VELOCITY"].crs())
     if not project.write(str(out / "insarhub_demo.qgz")):
         raise SystemExit(f"could not write {out / 'insarhub_demo.qgz'}")

@@ -21,14 +21,32 @@ from process_helpers import ROOT, clean_env
 pytestmark = pytest.mark.slow
 
 
-def _readme_linux_command() -> str:
-    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.strip().startswith("| Linux (Debian/Ubuntu QGIS)"))
+ALL_PACKAGES = [*deps.PLUGIN_PACKAGES.values(), *deps.OPTIONAL_PACKAGES.values()]
+
+
+def _readme_command(system: str) -> str:
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.strip().startswith(f"| {system}"))
     return re.search(r"`([^`]+)`", row).group(1)
 
 
+def _readme_linux_command() -> str:
+    return _readme_command("Linux (Debian/Ubuntu QGIS)")
+
+
 def test_readme_and_the_message_bar_give_the_same_command():
-    command = _readme_linux_command()
-    assert deps.install_commands(["asf_search", "hyp3_sdk", "networkx", "ciso8601"])["Linux"] == command
+    commands = deps.install_commands(ALL_PACKAGES)
+    assert commands["Linux"] == _readme_linux_command()
+    assert commands["macOS"] == _readme_command("macOS (QGIS.app)")
+    assert commands["Windows"].startswith(_readme_command("Windows (OSGeo4W"))
+
+
+def test_the_apt_packages_of_the_command_exist_on_this_debian():
+    """The names in `sudo apt install ...` are this Debian generation's (make setup installed them)."""
+    apt = _readme_linux_command().partition(" && ")[0].split()[3:]
+    assert "pkg-config" in apt and "build-essential" in apt
+    for package in apt:
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        assert status.stdout == "install ok installed", package
 
 
 def test_readme_install_then_search_in_a_clean_profile(tmp_path):
@@ -44,6 +62,10 @@ def test_readme_install_then_search_in_a_clean_profile(tmp_path):
     assert installed.returncode == 0, installed.stderr[-3000:]
     site = next(userbase.glob("lib/python3*/site-packages"))
     assert not (site / "numpy").exists(), "the README's command must keep the system's numpy"
+    # shapely 2.1.2 built here against the system GEOS (a wheel brings its own in shapely.libs).
+    system_shapely = subprocess.run(["/usr/bin/python3", "-s", "-c", "import shapely"], capture_output=True, env=env)
+    if system_shapely.returncode != 0:  # else the distribution's own python3-shapely is used
+        assert (site / "shapely-2.1.2.dist-info").is_dir() and not list(site.glob("[Ss]hapely.libs"))
 
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "package.py"), str(tmp_path / "dist")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from insarhub_qgis.core import config, deps, mintpy_env
+from insarhub_qgis.core import config, deps, deps_install, mintpy_env, pins
 from insarhub_qgis.core.errors import ConfigurationError, MintpyNotFoundError
 
 VENV_PYTHON = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python")
@@ -39,7 +39,12 @@ def test_missing_packages_are_named_with_install_commands():
     assert "asf_search, hyp3_sdk" in message
     linux = deps.install_commands(["asf_search", "hyp3_sdk"])["Linux"]
     assert linux in message  # the command for this machine (Linux here)
-    assert "--no-binary shapely" in linux and "numpy==$(" in linux and linux.endswith("asf_search hyp3_sdk")
+    assert "--no-binary shapely" in linux and "numpy==$(" in linux
+    assert linux.endswith('"asf_search>=14,<15" "hyp3_sdk>=7.7,<8"')  # the tested releases
+    apt, _, pip = linux.partition(" && ")
+    # shapely's build needs pkg-config and a compiler; shapely 2.2 does not build against Debian's numpy 2.
+    assert {"pkg-config", "build-essential", "libgeos-dev", "python3-dev", "python3-pip"} <= set(apt.split())
+    assert f" {pins.SHAPELY_SOURCE_PIN} " in pip and pip.startswith("PIP_BREAK_SYSTEM_PACKAGES=1 /usr/bin/python3")
     assert "OSGeo4W" in message and "QGIS.app" in message  # the other platforms
     with pytest.raises(deps.MissingDependencyError, match="surely_not_installed_pkg"):
         deps.require(["surely_not_installed_pkg"])
@@ -78,3 +83,12 @@ def test_a_loopback_endpoint_is_named_a_sandbox():
     assert production.describe("cmr") == "ASF's CMR (cmr.earthdata.nasa.gov)"
     other = config.resolve_endpoints({}, {"INSARHUB_CMR_HOST": "cmr.uat.earthdata.nasa.gov"})
     assert "not ASF's production" in other.describe("cmr")
+
+
+def test_install_requirements_are_the_tested_ones():
+    """What the message, the README and the Install button install is what make setup installs."""
+    root = Path(__file__).resolve().parents[2]
+    plugin_txt = [line.strip() for line in (root / "requirements" / "plugin.txt").read_text().splitlines()]
+    for name in [*deps.PLUGIN_PACKAGES.values(), *deps.OPTIONAL_PACKAGES.values()]:
+        assert deps.requirement(name) in plugin_txt, name
+    assert deps_install.MINTPY_REQUIREMENT in (root / "requirements" / "mintpy.txt").read_text().split()

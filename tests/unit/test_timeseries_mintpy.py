@@ -223,6 +223,9 @@ def test_cancel_leaves_no_process_and_a_rerun_finishes(result, mintpy_python: st
     prepared = prepare_products(result["tmp"] / "download", work)
     cfg = write_config(prepared, work, compute_cluster="local", workers=2)
     state: Dict = {}
+    # Children this test process already had are not MintPy's (on Python 3.14 multiprocessing's
+    # forkserver, started by an earlier test, lives as long as the session).
+    before = set(descendants(os.getpid()))
 
     def log(line: str) -> None:
         if "Dask" in line:
@@ -232,7 +235,7 @@ def test_cancel_leaves_no_process_and_a_rerun_finishes(result, mintpy_python: st
         # Cancel while the dask workers run (how long the inversion takes varies with the load
         # on the machine, so wait for the workers themselves, not for a fixed time).
         if state.get("dask"):
-            tree = descendants(os.getpid())
+            tree = [pid for pid in descendants(os.getpid()) if pid not in before]
             if len(tree) >= 2:  # smallbaselineApp and its dask worker(s)
                 state["tree"] = tree
                 return True

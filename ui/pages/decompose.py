@@ -53,7 +53,7 @@ def algorithm_available() -> bool:
 
 class DecomposePage(BasePage):
     UI = "decompose.ui"
-    TITLE = "6 Vertical && east"
+    TITLE = "6 Decompose"
     PERSISTED = ("pixelSize", "decomposeCropAoi", "decomposeReferenceAoi", "decomposeDisplacement")
     RUN_BUTTONS = ("runDecompose",)
     BASED_ON = "decomposeBasedOn"
