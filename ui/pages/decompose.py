@@ -105,6 +105,7 @@ class DecomposePage(BasePage):
             widget = self.decomposeInputs
             widget.blockSignals(True)
             widget.clear()
+            ticked_directions = {direction for layer, _g, direction, _t in layers if layer.id() in checked}
             first_of: dict[str, str] = {}
             for layer, group, direction, track in layers:
                 text = f"{group} — {direction.lower() or self.tr('direction unknown')}" + (f" {self.tr('track')} {track}" if track else "")
@@ -112,7 +113,12 @@ class DecomposePage(BasePage):
                 item.setData(USER_ROLE, layer.id())
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 first_of.setdefault(direction, layer.id())
-                wanted = layer.id() in checked if checked else first_of.get(direction) == layer.id() and direction in ("ASCENDING", "DESCENDING")
+                # What the user ticked stays ticked; a look direction with nothing ticked gets its newest.
+                wanted = layer.id() in checked or (
+                    direction in ("ASCENDING", "DESCENDING")
+                    and direction not in ticked_directions
+                    and first_of.get(direction) == layer.id()
+                )
                 item.setCheckState(Qt.CheckState.Checked if wanted else Qt.CheckState.Unchecked)
                 widget.addItem(item)
             widget.blockSignals(False)
