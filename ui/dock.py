@@ -76,7 +76,8 @@ class InsarhubDock(QgsDockWidget, FORM_CLASS):
         for key, page_class in PAGES:
             page = page_class(self)
             self.pages[key] = page
-            self.tabs.addTab(page, tr(page.TITLE))
+            index = self.tabs.addTab(page, tr(page.TITLE))
+            self.tabs.setTabToolTip(index, tr(page.TOOLTIP))
         self.workspaceFolder.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.workspaceNotice.hide()
         self.progressBar.setRange(0, 100)

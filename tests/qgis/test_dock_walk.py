@@ -125,20 +125,25 @@ def test_the_whole_workflow_survives_closing_the_project(dock, sandbox, qtbot, t
     assert run_step(qtbot, dock, stacks.runFilter)[1]
     assert pairs.pairsStale.isVisibleTo(dock) and not hyp3.estimateCost.isEnabled()
     _order_and_process(dock, qtbot, ASCENDING_STACK)
+    assert series.referencePoint.text() == ""  # a reference point belongs to its stack's products
     assert run_step(qtbot, dock, series.runTimeseries, timeout=300_000) == ["insarhub:runtimeseries", True], dock.logView.toPlainText()[-3000:]
     assert len(chain.timeseries) == 2 and ASCENDING_STACK in chain.timeseries[-1]["velocity"]
+    # The chart follows the newest run.
+    assert series.displacement_layer().source() == workspace.path(chain.timeseries[-1]["displacement"])
 
     # 6 Decompose: the two velocities, one per look direction, ticked by themselves.
     decompose = dock.page("decompose")
     dock.show_page("decompose")
     listed = [decompose.decomposeInputs.item(i).text() for i in range(decompose.decomposeInputs.count())]
     assert len(listed) == 2 and any("ascending" in t for t in listed) and any("descending" in t for t in listed)
+    assert any(ASCENDING_STACK in t for t in listed) and any(STACK in t for t in listed)  # named by their stacks
     assert len(decompose.chosen_ids()) == 2 and decompose.runDecompose.isEnabled()
     decompose.decomposeDisplacement.setChecked(True)
     assert run_step(qtbot, dock, decompose.runDecompose, timeout=300_000) == ["insarhub:decompose", True], dock.logView.toPlainText()[-3000:]
     record = workspace.decompositions[-1]
     assert workspace.path(record["vertical"]).startswith(str(workspace.folder / "decompositions"))
     assert len(record["inputs"]) == 2 and "vertical_displacement" in record
+    assert group.children()[0].name() == record["group"] and record["group"].startswith("Vertical & east")
     # The pixel chart: line of sight, and vertical and east at the same pixel.
     velocity = QgsRasterLayer(workspace.path(record["vertical"]), "v", "gdal")
     centre = velocity.extent().center()

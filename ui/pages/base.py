@@ -32,6 +32,7 @@ class BasePage(QWidget):
 
     UI = ""  # the Designer file next to this module
     TITLE = ""  # the tab's title
+    TOOLTIP = ""  # what the step does, on its tab
     # Field widgets whose values survive closing the dock (QgsSettings insarhub/dock/<name>).
     PERSISTED: tuple[str, ...] = ()
     # Widget -> options-page default (ui.defaults), used until the user changes the field.

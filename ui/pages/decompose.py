@@ -20,8 +20,8 @@ from qgis.PyQt.QtWidgets import QListWidgetItem
 from ...processing_provider.raster_styling import TIMESERIES_ROLE
 from ...processing_provider.styling import ROLE_PROPERTY, groups_with_role
 from ..aoi import extent_text
-from ..layers import zoom_to
-from ..workspace import find_layer
+from ..layers import place_group, zoom_to
+from ..workspace import find_layer, normalised
 from .base import BasePage
 
 DECOMPOSITION_ROLE = "decomposition"
@@ -54,6 +54,7 @@ def algorithm_available() -> bool:
 class DecomposePage(BasePage):
     UI = "decompose.ui"
     TITLE = "6 Decompose"
+    TOOLTIP = "Vertical and east–west velocity from an ascending and a descending result (insarhub:decompose)"
     PERSISTED = ("pixelSize", "decomposeCropAoi", "decomposeReferenceAoi", "decomposeDisplacement")
     RUN_BUTTONS = ("runDecompose",)
     BASED_ON = "decomposeBasedOn"
@@ -62,6 +63,7 @@ class DecomposePage(BasePage):
     def setup(self) -> None:
         self._pending: Any = None
         self._listed: list[str] = []
+        self._shown: list[tuple[str, str]] = []
         self.show_stale("")
 
     def connect_signals(self) -> None:
@@ -99,7 +101,9 @@ class DecomposePage(BasePage):
         except RuntimeError:  # the page is being deleted
             return
         ids = [layer.id() for layer, *_rest in layers]
-        if ids != self._listed:
+        shown = [(layer.id(), group) for layer, group, *_rest in layers]
+        if ids != self._listed or shown != self._shown:
+            self._shown = shown
             checked = set(self.chosen_ids())
             self._listed = ids
             widget = self.decomposeInputs
@@ -212,10 +216,15 @@ class DecomposePage(BasePage):
             group = node.parent() if node is not None else None
         if group is not None and group is not self.project.layerTreeRoot():
             group.setCustomProperty(ROLE_PROPERTY, DECOMPOSITION_ROLE)
-            for node in group.findLayers():
-                role = next((k for k, stem in {**OUTPUTS, **DISPLACEMENT_OUTPUTS}.items() if find_layer(str(results.get(k, ""))) is node.layer()), None)
-                if role and node.layer() is not None:
-                    node.layer().setCustomProperty(ROLE_PROPERTY, role)
+            sources = {normalised(str(results[k])): k for k in (*OUTPUTS, *DISPLACEMENT_OUTPUTS) if results.get(k)}
+            for node in group.children():  # the outputs themselves, not the per-date views (sub-groups)
+                layer = node.layer() if hasattr(node, "layer") else None
+                if layer is not None and normalised(layer.source()) in sources:
+                    layer.setCustomProperty(ROLE_PROPERTY, sources[normalised(layer.source())])
+            chain = self.workspace.current
+            if chain is not None:  # with the search it came from, on top
+                name = self.tr("Vertical & east · {when}").format(when=dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+                group = place_group(self.project, chain, group, name)
         if vertical is not None:
             zoom_to(self.canvas, vertical)
         record = {

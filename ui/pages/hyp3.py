@@ -39,6 +39,7 @@ def open_url(url: QUrl) -> bool:
 class Hyp3Page(BasePage):
     UI = "hyp3.ui"
     TITLE = "4 HyP3"
+    TOOLTIP = "Order, follow and download the interferograms (insarhub:submitjobs, watchjobs, downloadproducts)"
     PERSISTED = ("jobType", "looks", "projectName", "includeDem", "includeLookVectors", "applyWaterMask", "authConfig", "autoRefresh")
     DEFAULT_FOR = {"jobType": "job_type", "looks": "looks", "projectName": "project_name"}
     RUN_BUTTONS = ("estimateCost", "refreshJobs", "retryFailed", "downloadProducts", "retryJob")

@@ -27,6 +27,7 @@ from .base import BasePage
 class PairsPage(BasePage):
     UI = "pairs.ui"
     TITLE = "3 Pairs"
+    TOOLTIP = "The interferogram network and what it costs (insarhub:selectpairs)"
     PERSISTED = ("maxTemporal", "maxPerp", "neighbours", "maxDegree", "pairMonths", "forceConnected", "multiBurst")
     DEFAULT_FOR = {"maxTemporal": "max_temporal_baseline", "maxPerp": "max_perp_baseline", "neighbours": "neighbours"}
     RUN_BUTTONS = ("runPairs",)

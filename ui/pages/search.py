@@ -59,6 +59,7 @@ def write_aoi(path: str, geometry: Any, crs: Any) -> bool:
 class SearchPage(BasePage):
     UI = "search.ui"
     TITLE = "1 Search"
+    TOOLTIP = "Area of interest and Sentinel-1 search (insarhub:searchscenes)"
     PERSISTED = (
         "searchStart",
         "searchEnd",

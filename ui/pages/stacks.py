@@ -40,6 +40,7 @@ def number(value: Any, digits: int | None = None) -> Any:
 class StacksPage(BasePage):
     UI = "stacks.ui"
     TITLE = "2 Stacks"
+    TOOLTIP = "The stacks of a search, and what to keep (insarhub:filterscenes)"
     PERSISTED = ("filterStart", "filterEnd", "filterMonths", "minCoverage")
     RUN_BUTTONS = ("runFilter",)
     BASED_ON = "stacksBasedOn"

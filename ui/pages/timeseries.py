@@ -47,7 +47,7 @@ from ...processing_provider.styling import ROLE_PROPERTY
 from .. import temporal
 from ..layers import place_group, zoom_to
 from ..maptools import PixelSeriesTool, PointPickTool, format_point, parse_point, read_pixel_series
-from ..workspace import find_layer, is_temporary, product_names
+from ..workspace import find_layer, is_temporary, normalised, product_names
 from .base import BasePage
 
 POLYGON = qgis_enum("Qgis.GeometryType.Polygon", "QgsWkbTypes.GeometryType.PolygonGeometry")
@@ -113,6 +113,7 @@ def style_reference(layer: QgsVectorLayer) -> None:
 class TimeseriesPage(BasePage):
     UI = "timeseries.ui"
     TITLE = "5 Time series"
+    TOOLTIP = "MintPy's time series, the reference point, time on the map, the pixel chart (insarhub:runtimeseries)"
     PERSISTED = ("computeCluster", "workers")
     DEFAULT_FOR = {"computeCluster": "compute_cluster", "workers": "workers"}
     RUN_BUTTONS = ("runTimeseries",)
@@ -210,7 +211,7 @@ class TimeseriesPage(BasePage):
                 widget.blockSignals(True)
                 widget.setFilePath(value)
                 widget.blockSignals(False)
-            extra = self.workspace.extra.get("timeseries", {}).get(chain.id if chain else "", {})
+            extra = self.remembered()
             self.referencePoint.setText(extra.get("reference_point", ""))
             self.show_reference_marker(self.referencePoint.text())
             self.tsCropAoi.setChecked(bool(extra.get("crop_aoi", False)))
@@ -232,11 +233,15 @@ class TimeseriesPage(BasePage):
         self.runTimeseries.setEnabled(not self._busy)
         self.animateDisplacement.setEnabled(self.latest_group() is not None)
 
+    def _products_key(self) -> str:
+        """What the page's choices (reference point, crop) belong to: the products folder (one stack)."""
+        return self.workspace.relative(self.tsProducts.filePath()) or "-"
+
+    def remembered(self) -> dict:
+        return dict(self.workspace.extra.get("timeseries", {}).get(self._products_key(), {}))
+
     def _remember(self, **values: Any) -> None:
-        chain = self.workspace.current
-        if chain is None:
-            return
-        self.workspace.extra.setdefault("timeseries", {}).setdefault(chain.id, {}).update(values)
+        self.workspace.extra.setdefault("timeseries", {}).setdefault(self._products_key(), {}).update(values)
         self.workspace.save()
 
     def _products_chosen(self, path: str) -> None:
@@ -552,9 +557,10 @@ class TimeseriesPage(BasePage):
             group = node.parent().name() if node is not None and node.parent() is not None else ""
             combo.addItem(f"{group}" if group else layer.name(), layer.id())
         index = -1
-        if select:
-            layer = find_layer(select)
-            index = combo.findData(layer.id()) if layer is not None else -1
+        if select:  # the run's displacement (not one of its per-date views, which read the same file)
+            wanted = normalised(select)
+            chosen = next((layer for layer in self.displacement_layers() if normalised(layer.source()) == wanted), None)
+            index = combo.findData(chosen.id()) if chosen is not None else -1
         if index < 0 and previous:
             index = combo.findData(previous)
         combo.setCurrentIndex(index if index >= 0 else (0 if combo.count() else -1))
