@@ -85,6 +85,7 @@ def counts():
 
 def shot(name):
     trace(f"shot {name}")
+    iface.messageBar().clearWidgets()  # QGIS's "Task complete" notes would cover the map
     QApplication.processEvents()
     path = os.path.join(SHOTS, f"desktop-{name}.png")
     report["shots"][name] = path if iface.mainWindow().grab().save(path) else ""
@@ -259,6 +260,7 @@ def walk():
     centre = velocity.extent().center()
     to_map = QgsCoordinateTransform(velocity.crs(), canvas.mapSettings().destinationCrs(), project)
     click_map(to_map.transform(QgsPointXY(centre.x() - velocity.extent().width() * 0.1, centre.y())))
+    series.TimeseriesPageScroll.ensureWidgetVisible(series.chartGroup)  # the chart in view
     yield 1500
     report["chart"] = [s.label for s in series.chart.series]
     report["ts_result"] = series.tsResult.text()
@@ -313,6 +315,7 @@ def walk():
     centre = vertical.extent().center()
     to_map = QgsCoordinateTransform(vertical.crs(), canvas.mapSettings().destinationCrs(), project)
     click_map(to_map.transform(QgsPointXY(centre.x() - vertical.extent().width() * 0.1, centre.y())))
+    series.TimeseriesPageScroll.ensureWidgetVisible(series.chartGroup)
     yield 1500
     series.chartPixels.click()
     report["chart_components"] = [c.label for s in series.chart.series for c in s.extra.get("components", [])]
