@@ -24,10 +24,11 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.gui import QgsMapToolExtent, QgsRubberBand
-from qgis.PyQt.QtCore import QCoreApplication, QObject, pyqtSignal
+from qgis.PyQt.QtCore import QObject, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 
 from ..processing_provider.qt_compat import layer_filter, qgis_enum
+from .i18n import tr
 
 LAYER, CANVAS, DRAWN, FILE = range(4)
 MODE_NAMES = ("layer", "canvas", "drawn", "file")
@@ -37,9 +38,6 @@ _EXTENT_TEXT = re.compile(r"^\s*([-\d.eE+]+),([-\d.eE+]+),([-\d.eE+]+),([-\d.eE+
 
 POLYGON = qgis_enum("Qgis.GeometryType.Polygon", "QgsWkbTypes.GeometryType.PolygonGeometry")
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("InSARHub", text)
 
 
 def extent_text(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> str:

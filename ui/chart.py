@@ -11,9 +11,9 @@ import csv
 import math
 from pathlib import Path
 
-from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
+from .i18n import tr
 from .maptools import PixelSeries
 
 # matplotlib's tab10, so a pixel's marker on the map matches its line
@@ -29,8 +29,6 @@ COLOURS = [
     "#bcbd22",
     "#17becf",
 ]
-def tr(text: str) -> str:
-    return QCoreApplication.translate("InSARHub", text)
 
 
 CSV_COLUMNS = ["point", "component", "x", "y", "crs", "date", "displacement_mm", "fit_mm", "velocity_mm_per_year"]

@@ -16,9 +16,10 @@ from typing import Any, Callable
 from qgis.core import Qgis
 from qgis.gui import QgsDockWidget, QgsFileWidget
 from qgis.PyQt import uic
-from qgis.PyQt.QtCore import QCoreApplication, pyqtSignal
+from qgis.PyQt.QtCore import pyqtSignal
 
 from . import state
+from .i18n import tr
 from .pages.decompose import DecomposePage
 from .pages.hyp3 import Hyp3Page
 from .pages.pairs import PairsPage
@@ -39,9 +40,6 @@ PAGES = (
     ("decompose", DecomposePage),
 )
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("InSARHub", text)
 
 
 def find_result_layer(value: Any) -> Any:

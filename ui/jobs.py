@@ -9,7 +9,12 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .i18n import tr
+
 EXPIRY_WARNING = timedelta(days=3)
+
+
+
 RUNNING_STATUSES = ("PENDING", "RUNNING")
 COLUMNS = ("Pair", "Status", "Credits", "Expires", "Files")
 _NAME_DATE = re.compile(r"_(\d{8})T\d{6}")
@@ -59,10 +64,10 @@ def expires_in(expires: str, now: datetime) -> str:
         return ""
     left = when - now
     if left.total_seconds() <= 0:
-        return "expired"
+        return tr("expired")
     if left >= timedelta(days=1):
-        return f"{left.days} d"
-    return f"{max(1, int(left.total_seconds() // 3600))} h"
+        return tr("{days} d").format(days=left.days)
+    return tr("{hours} h").format(hours=max(1, int(left.total_seconds() // 3600)))
 
 
 @dataclass
@@ -94,7 +99,9 @@ class JobRow:
         return f"{self.files_verified}/{self.files_total}"
 
     def cells(self) -> list[Any]:
-        status = self.status.lower().replace("_", " ") + (f" (retry {self.resubmissions})" if self.resubmissions else "")
+        status = tr(self.status.lower().replace("_", " ")) + (
+            tr(" (retry {count})").format(count=self.resubmissions) if self.resubmissions else ""
+        )
         credits: Any = "" if self.credits is None else (int(self.credits) if float(self.credits).is_integer() else self.credits)
         return [self.pair, status, credits, self.expires_text, self.downloaded]
 
@@ -163,11 +170,13 @@ def expiry_message(rows: list[JobRow]) -> str:
     if soon:
         first = min(r.expires for r in soon)[:16].replace("T", " ")
         parts.append(
-            f"{len(soon)} product(s) expire on HyP3 within 3 days (first at {first} UTC) and are not downloaded: "
-            "download them now."
+            tr(
+                "{count} product(s) expire on HyP3 within 3 days (first at {first} UTC) and are not downloaded: "
+                "download them now."
+            ).format(count=len(soon), first=first)
         )
     if gone:
-        parts.append(f"{len(gone)} product(s) expired before download: resubmit those pairs.")
+        parts.append(tr("{count} product(s) expired before download: resubmit those pairs.").format(count=len(gone)))
     return " ".join(parts)
 
 
@@ -175,7 +184,7 @@ def summary(rows: list[JobRow]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
-    return ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items())) or "No jobs."
+    return ", ".join(f"{count} {tr(status.lower())}" for status, count in sorted(counts.items())) or tr("No jobs.")
 
 
 def any_running(rows: list[JobRow]) -> bool:
@@ -209,8 +218,12 @@ class CostEstimate:
 
     def message(self) -> str:
         if self.error:
-            return f"{self.pairs} pair(s). Cost as {self.job_type} {self.looks}: {self.error}"
-        return f"{self.jobs} job(s) as {self.job_type} {self.looks}: {self.credits:g} HyP3 credits."
+            return tr("{pairs} pair(s). Cost as {job_type} {looks}: {error}").format(
+                pairs=self.pairs, job_type=self.job_type, looks=self.looks, error=self.error
+            )
+        return tr("{jobs} job(s) as {job_type} {looks}: {credits} HyP3 credits.").format(
+            jobs=self.jobs, job_type=self.job_type, looks=self.looks, credits=f"{self.credits:g}"
+        )
 
 
 def pairs_cost(layer: Any, job_type: str, looks: str, project_name: str = "insarhub") -> CostEstimate:
@@ -222,7 +235,7 @@ def pairs_cost(layer: Any, job_type: str, looks: str, project_name: str = "insar
     if layer is not None and {"reference", "secondary"} <= set(layer.fields().names()):
         pairs = [(str(f["reference"]), str(f["secondary"])) for f in layer.getFeatures()]
     if not pairs:
-        return CostEstimate(0, 0, 0.0, job_type, looks, "no pairs.")
+        return CostEstimate(0, 0, 0.0, job_type, looks, tr("no pairs."))
     try:
         plan = plan_jobs(pairs, job_type, {"looks": looks}, project_name or "insarhub")
     except InsarhubError as exc:

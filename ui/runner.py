@@ -19,16 +19,15 @@ from qgis.core import (
     QgsProcessingAlgRunnerTask,
     QgsProcessingFeedback,
 )
-from qgis.PyQt.QtCore import QCoreApplication, QObject, pyqtSignal, pyqtSlot
+from qgis.PyQt.QtCore import QObject, pyqtSignal, pyqtSlot
+
+from .i18n import tr
 
 LOG_TAG = "InSARHub"
 
 # Message kinds carried by DockFeedback.message
 INFO, WARNING, ERROR, CONSOLE = range(4)
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("InSARHub", text)
 
 
 class DockFeedback(QgsProcessingFeedback):

@@ -6,14 +6,13 @@ import calendar
 import re
 from typing import Any
 
-from qgis.PyQt.QtCore import QCoreApplication, QDate, QObject, pyqtSignal
+from qgis.PyQt.QtCore import QDate, QObject, pyqtSignal
 from qgis.PyQt.QtWidgets import QCalendarWidget, QLineEdit, QMenu, QToolButton, QWidgetAction
+
+from .i18n import tr
 
 _DATE = re.compile(r"^\s*(\d{4})(?:[-/.]?(\d{1,2})(?:[-/.]?(\d{1,2}))?)?\s*$")
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("InSARHub", text)
 
 
 def parse_period(text: str, end: bool) -> QDate | None:

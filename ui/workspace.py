@@ -34,17 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsMapLayer, QgsProject, QgsSettings, QgsVectorLayer
-from qgis.PyQt.QtCore import QCoreApplication, QObject, pyqtSignal
+from qgis.PyQt.QtCore import QObject, pyqtSignal
 from qgis.PyQt.QtXml import QDomDocument
+
+from .i18n import tr
 
 MANIFEST_NAME = "insarhub-workspace.json"
 FORMAT = "insarhub-workspace"
 ROOT_SETTING = "insarhub/workspace_root"
 XML_TAG = "insarhub-workspace"
 
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("InSARHub", text)
 
 
 def default_root() -> Path:

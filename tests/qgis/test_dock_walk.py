@@ -16,8 +16,9 @@ import pytest
 from dock_helpers import draw_aoi, group_names, run_step
 from insarhub_qgis.processing_provider.raster_styling import TIMESERIES_ROLE
 from insarhub_qgis.processing_provider.styling import ROLE_PROPERTY, SEARCH_ROLE
+from insarhub_qgis.ui.aoi import DRAWN
 from insarhub_qgis.ui.workspace import MANIFEST_NAME, is_temporary
-from qgis.core import QgsMergedFeatureRenderer, QgsProject, QgsRasterLayer
+from qgis.core import QgsMergedFeatureRenderer, QgsProject, QgsRasterLayer, QgsRectangle
 
 from sandbox.ascending import ASCENDING_STACK
 from sandbox.server import Sandbox
@@ -158,9 +159,12 @@ def test_the_whole_workflow_survives_closing_the_project(dock, sandbox, qtbot, t
     assert project.write()
     manifest = json.loads((workspace.folder / MANIFEST_NAME).read_text())
     assert manifest["current"] == chain.id and len(manifest["decompositions"]) == 1
+    drawn = QgsRectangle(dock.aoi.drawn_extent)
     project.clear()
     assert workspace.current is None and stacks.stacksTable.rowCount() == 0
+    search.aoiUseCanvas.click()  # meanwhile another area in the dock...
     assert project.read(str(project_file))
+    assert dock.aoi.mode == DRAWN and dock.aoi.drawn_extent == drawn  # ...the project's comes back
     assert sorted(layer.source() for layer in project.mapLayers().values()) == layers_before  # nothing twice
     again = workspace.current
     assert again is not None and again.label == chain.label
