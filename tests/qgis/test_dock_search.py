@@ -261,7 +261,8 @@ def test_drawn_rectangle_filter_pairs_and_pairs_that_go_stale(dock, qgis_canvas,
     pairs_page.neighbours.setValue(2)
     assert run_step(qtbot, dock, pairs_page.runPairs) == ["insarhub:selectpairs", True], dock.logView.toPlainText()
     parameters = dock.runner.last_parameters
-    assert parameters["INPUT"] == filtered.id() and parameters["MAX_TEMPORAL_BASELINE"] == 40
+    # The workspace's file of the kept footprints (the algorithm's thread opens its own copy).
+    assert parameters["INPUT"] == filtered.source().split("|")[0] and parameters["MAX_TEMPORAL_BASELINE"] == 40
     assert parameters["MAX_PERP_BASELINE"] == "" and parameters["NEIGHBOURS"] == 2 and "MAX_DEGREE" not in parameters
     count = dock.runner.last_results["PAIR_COUNT"]
     assert count >= 11 and f"{count} pair(s)" in pairs_page.pairsCount.text()

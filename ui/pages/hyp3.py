@@ -222,8 +222,11 @@ class Hyp3Page(BasePage):
         if problem:
             raise ValueError(problem)
         layer = self.jobsPairs.currentLayer()
+        chain = self.workspace.current
+        own = chain is not None and chain.pairs and layer is self.chain_pairs_layer(chain)
         parameters: dict[str, Any] = {
-            "PAIRS": layer.id(),
+            # The workspace's own file (the algorithm's thread opens its own copy), else the user's layer.
+            "PAIRS": self.workspace.path(chain.pairs["pairs"]) if own else layer.id(),
             "JOB_TYPE": self.jobType.currentText(),
             "LOOKS": self.looks.currentText(),
             "PROJECT_NAME": self.projectName.text().strip() or "insarhub",

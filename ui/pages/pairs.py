@@ -129,8 +129,13 @@ class PairsPage(BasePage):
         def limit(widget: Any) -> Any:
             return "" if widget.value() <= widget.minimum() else widget.value()
 
+        # The workspace's own file, not the project's layer: the algorithm's thread opens its own copy
+        # (nothing shared with the map while it reads); a layer the user chose is passed as it is.
+        chain = self.workspace.current
+        footprints = self.workspace.path(chain.footprints_file()) if chain is not None else ""
+        own = footprints and layer is self.current_footprints_layer()
         parameters: dict[str, Any] = {
-            "INPUT": layer.id(),
+            "INPUT": footprints if own else layer.id(),
             "MAX_TEMPORAL_BASELINE": limit(self.maxTemporal),
             "MAX_PERP_BASELINE": limit(self.maxPerp),
             "NEIGHBOURS": self.neighbours.value(),
@@ -152,7 +157,7 @@ class PairsPage(BasePage):
             self.refuse(str(exc), self.pairsCount)
             return False
         layer = self.project.mapLayer(parameters["INPUT"])
-        based_on = chain.footprints_key() if layer is self.current_footprints_layer() else f"layer:{layer.id()}"
+        based_on = chain.footprints_key() if layer is None else f"layer:{layer.id()}"
         revision = chain.next_revision()
         path = self.workspace.chain_file(chain, "pairs", "gpkg", revision)
         plot = self.workspace.chain_file(chain, "network", "png", revision)
