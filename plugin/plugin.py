@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core import deps
 
 MENU = "&InSARHub"
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("InSARHub", text)
 
 
 class InsarhubPlugin:
@@ -19,6 +24,8 @@ class InsarhubPlugin:
         self.dock = None
         self.options_factory = None
         self.deps_action = None
+        self.workspace = None  # the dock's workspace, following the project from initGui on
+        self.model_actions = []  # the toolbox's "Edit model…" for the shipped models
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS' name)
         """Register the ``insarhub`` provider (once), with or without a desktop GUI."""
@@ -39,9 +46,9 @@ class InsarhubPlugin:
 
         from ..__about__ import __icon_path__
 
-        self.action = QAction(QIcon(str(__icon_path__)), "InSARHub", self.iface.mainWindow())
+        self.action = QAction(QIcon(str(__icon_path__)), tr("InSARHub"), self.iface.mainWindow())
         self.action.setObjectName("insarhubDockAction")
-        self.action.setToolTip("InSARHub: Sentinel-1 InSAR time series (search, pairs, HyP3, MintPy)")
+        self.action.setToolTip(tr("InSARHub: Sentinel-1 InSAR time series (search, pairs, HyP3, MintPy)"))
         self.action.setCheckable(True)
         self.action.toggled.connect(self.show_dock)
         self.iface.addToolBarIcon(self.action)
@@ -54,8 +61,18 @@ class InsarhubPlugin:
         from ..ui.options import InsarhubOptionsFactory
 
         self.options_factory = InsarhubOptionsFactory()
-        self.options_factory.setTitle("InSARHub")
+        self.options_factory.setTitle(tr("InSARHub"))
         self.iface.registerOptionsWidgetFactory(self.options_factory)
+
+        # The workspace follows the project from now on (a project opened before the dock is
+        # shown is read when the dock is), so reopening a project restores the dock's pages.
+        from ..ui.workspace import Workspace
+
+        self.workspace = Workspace()
+        self.workspace.attach()
+        from .model_actions import register_model_actions
+
+        self.model_actions = register_model_actions()
 
     def notify_missing_dependencies(self) -> list[str]:
         """Say in the message bar which packages are missing, with an "Install…" button."""
@@ -75,15 +92,17 @@ class InsarhubPlugin:
 
             from ..ui.dock import InsarhubDock
 
-            self.dock = InsarhubDock(self.iface, self.iface.mainWindow())
+            self.dock = InsarhubDock(self.iface, self.iface.mainWindow(), self.workspace)
             self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             main_window = self.iface.mainWindow()
             if hasattr(main_window, "resizeDocks"):  # wide enough for its forms on first opening
-                main_window.resizeDocks([self.dock], [430], Qt.Orientation.Horizontal)
+                main_window.resizeDocks([self.dock], [560], Qt.Orientation.Horizontal)
             self.dock.visibilityChanged.connect(self._dock_visibility_changed)
         self.dock.setUserVisible(visible)
         if visible:
-            self.dock.aoi.choose_default()  # the selected features, when the active layer has a selection
+            # With no area of interest yet, the selected features of the active layer; an area
+            # already chosen is kept (the page offers the selection instead).
+            self.dock.aoi.choose_default()
             self.dock.raise_()
         return self.dock
 
@@ -116,6 +135,16 @@ class InsarhubPlugin:
         if self.options_factory is not None:
             self.iface.unregisterOptionsWidgetFactory(self.options_factory)
             self.options_factory = None
+        if self.model_actions:
+            from .model_actions import unregister_model_actions
+
+            unregister_model_actions(self.model_actions)
+            self.model_actions = []
+        if self.workspace is not None:
+            self.workspace.save()
+            self.workspace.detach()
+            self.workspace.deleteLater()
+            self.workspace = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -35,3 +35,25 @@ def connect_client(algorithm: Any, parameters: dict, context: Any, feedback: Any
         feedback.pushWarning(f"Using {service.describe('hyp3')}.")
     feedback.pushInfo(f"Using {credentials.described}.")
     return Hyp3Client.connect(service, credentials, is_cancelled=feedback.isCanceled)
+
+
+def warn_temporary_jobs_file(jobs_file: str, feedback: Any) -> bool:
+    """Warn when the jobs file is in a temporary folder (QGIS's or the system's): deleted, with it the
+    record of jobs paid for. Returns True when it warned."""
+    import os
+    import tempfile
+
+    from qgis.core import QgsProcessingUtils
+
+    if not jobs_file:
+        return False
+    real = os.path.realpath(jobs_file)
+    roots = {os.path.realpath(QgsProcessingUtils.tempFolder()), os.path.realpath(tempfile.gettempdir())}
+    if not any(real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+        return False
+    feedback.pushWarning(
+        f"The jobs file {jobs_file} is in a temporary folder, which is deleted (QGIS empties its own on exit): "
+        "it is the only record of the jobs you pay for. Choose a lasting place for JOBS_FILE; to keep this one, "
+        "copy it out before closing QGIS (a rerun with it resumes without paying twice)."
+    )
+    return True

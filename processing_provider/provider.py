@@ -8,6 +8,20 @@ from qgis.PyQt.QtGui import QIcon
 from ..__about__ import PLUGIN_DIR, __icon_path__, __version__
 from .algorithms import all_algorithms
 
+# The toolbox groups are the dock's steps, numbered as its tabs are (algorithm name -> group id, group).
+STEP_GROUPS = {
+    "searchscenes": ("search", "1 Search"),
+    "summarizestacks": ("stacks", "2 Stacks"),
+    "filterscenes": ("stacks", "2 Stacks"),
+    "downloadscenes": ("stacks", "2 Stacks"),
+    "selectpairs": ("pairs", "3 Pairs"),
+    "submitjobs": ("hyp3", "4 HyP3"),
+    "watchjobs": ("hyp3", "4 HyP3"),
+    "downloadproducts": ("hyp3", "4 HyP3"),
+    "runtimeseries": ("timeseries", "5 Time series"),
+    "decompose": ("decompose", "6 Decompose"),
+}
+
 
 class InsarhubProvider(QgsProcessingProvider):
     """Registers every InSARHub algorithm under the id ``insarhub``."""
@@ -29,6 +43,9 @@ class InsarhubProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm in all_algorithms():
+            step = STEP_GROUPS.get(algorithm.name())
+            if step is not None:  # each class's group follows the dock's step (its instances too)
+                type(algorithm).GROUP_ID, type(algorithm).GROUP = step
             self.addAlgorithm(algorithm)
         # The graphical models shipped with the plugin (models/*.model3).
         for path in sorted((PLUGIN_DIR / "models").glob("*.model3")):

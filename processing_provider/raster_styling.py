@@ -21,7 +21,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
-from .styling import layer_group, move_into_group
+from .qt_compat import qgis_enum
+from .styling import ROLE_PROPERTY, layer_group, move_into_group, unique_group_name
 
 ROBUST_PERCENTILE = 98.0
 
@@ -65,7 +66,9 @@ def diverging_renderer(layer: QgsRasterLayer, band: int, limit: float, unit: str
     # A legend with round numbers: the limit goes up to the next round value.
     limit = nice_ceiling(limit)
     shader_function = QgsColorRampShader(-limit, limit)
-    shader_function.setColorRampType(QgsColorRampShader.Type.Interpolated)
+    shader_function.setColorRampType(
+        qgis_enum("Qgis.ShaderInterpolationMethod.Linear", "QgsColorRampShader.Type.Interpolated")
+    )
     shader_function.setClip(False)
     items = []
     steps = 5
@@ -103,44 +106,77 @@ def _date(text: str) -> QDateTime:
     return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0), Qt.TimeSpec.UTC)
 
 
+TIMESERIES_ROLE = "timeseries"
+BY_DATE_GROUP = "Displacement by date (Temporal Controller)"
+# Order of a run's layers in its group, top first: the velocity on top (and the only one shown).
+LAYER_ORDER = ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT")
+LAYER_NAMES = {
+    "VELOCITY": "Velocity (mm/yr, + towards satellite)",
+    "VELOCITY_STD": "Velocity std (mm/yr)",
+    "TEMPORAL_COHERENCE": "Temporal coherence",
+    "DISPLACEMENT": "Displacement (mm; shown: last date)",
+}
+
+
 class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Styles velocity and displacement and puts a run's rasters in one group."""
+    """Styles velocity and displacement and puts a run's rasters in one group.
+
+    The group: velocity on top and shown; its standard deviation, the temporal coherence and the
+    displacement below it, off; the displacement by date (one layer per acquisition, for the
+    Temporal Controller) in one folded sub-group, off. The dock switches the velocity off and the
+    dates on while the Temporal Controller animates.
+    """
 
     _alive: list[TimeSeriesPostProcessor] = []
 
-    def __init__(self, group_name: str, role: str, dates: Sequence[str]):
+    def __init__(self, group_name: str, role: str, dates: Sequence[str], shared: dict | None = None):
         super().__init__()
         self.group_name = group_name
         self.role = role
         self.dates = list(dates)
+        # Shared by the run's post-processors: the group, made unique on the main thread.
+        self.shared = shared if shared is not None else {"group": group_name}
 
     @classmethod
-    def create(cls, group_name: str, role: str, dates: Sequence[str]) -> TimeSeriesPostProcessor:
-        instance = cls(group_name, role, dates)
+    def create(
+        cls, group_name: str, role: str, dates: Sequence[str], shared: dict | None = None
+    ) -> TimeSeriesPostProcessor:
+        instance = cls(group_name, role, dates, shared)
         cls._alive.append(instance)
         return instance
 
     def postProcessLayer(self, layer: Any, context: QgsProcessingContext, feedback: Any) -> None:  # noqa: N802
         project = context.project() or QgsProject.instance()
-        group = layer_group(project, self.group_name)
+        if not self.shared.get("group"):
+            self.shared["group"] = unique_group_name(project, self.group_name)
+        self.group_name = self.shared["group"]
+        group = layer_group(project, self.group_name, TIMESERIES_ROLE)
+        if self.dates:
+            group.setCustomProperty("insarhub/dates", ",".join(self.dates))
+        layer.setName(LAYER_NAMES.get(self.role, layer.name()))
         if self.role in ("VELOCITY", "VELOCITY_STD"):
             limit = robust_limit(layer.source())
             if self.role == "VELOCITY":
                 layer.setRenderer(diverging_renderer(layer, 1, limit, "mm/yr"))
-                layer.setName("Velocity (mm/yr, + towards satellite)")
-            else:
-                layer.setName("Velocity std (mm/yr)")
-            move_into_group(group, layer, project, checked=self.role == "VELOCITY")
-        elif self.role == "TEMPORAL_COHERENCE":
-            layer.setName("Temporal coherence")
-            move_into_group(group, layer, project, checked=False)
         elif self.role == "DISPLACEMENT":
             count = layer.bandCount()
             layer.setRenderer(diverging_renderer(layer, count, robust_limit(layer.source(), band=count), "mm"))
-            layer.setName("Displacement (mm; shown: last date)")
-            move_into_group(group, layer, project, checked=False)
+        layer.setCustomProperty(ROLE_PROPERTY, self.role)
+        move_into_group(group, layer, project, checked=self.role == "VELOCITY", index=self._index(group))
+        if self.role == "DISPLACEMENT":
             self._temporal_layers(layer, group, project)
         layer.triggerRepaint()
+
+    def _index(self, group: Any) -> int:
+        """Where this role goes among the run's layers already in the group (the order of LAYER_ORDER)."""
+        mine = LAYER_ORDER.index(self.role) if self.role in LAYER_ORDER else len(LAYER_ORDER)
+        index = 0
+        for child in group.children():
+            layer = child.layer() if hasattr(child, "layer") else None
+            role = layer.customProperty(ROLE_PROPERTY) if layer is not None else None
+            if role in LAYER_ORDER and LAYER_ORDER.index(role) < mine:
+                index += 1
+        return index
 
     def _temporal_layers(self, layer: Any, group: Any, project: QgsProject) -> None:
         """One layer per date on the same file, each active for its own date range.
@@ -154,7 +190,15 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
             dates = band_descriptions(layer.source())
         follow_dates_per_band(layer, dates)
         limit = robust_limit(layer.source(), band=count)
-        subgroup = group.addGroup("Displacement by date (Temporal Controller)")
+        existing = group.findGroup(BY_DATE_GROUP)
+        if existing is not None:
+            group.removeChildNode(existing)
+        subgroup = group.addGroup(BY_DATE_GROUP)
+        subgroup.setCustomProperty(ROLE_PROPERTY, "displacement_by_date")
+        fixed_range = qgis_enum(
+            "Qgis.RasterTemporalMode.FixedTemporalRange",
+            "QgsRasterLayerTemporalProperties.TemporalMode.ModeFixedTemporalRange",
+        )
         for band, date in enumerate(dates, start=1):
             view = QgsRasterLayer(layer.source(), f"{date[:4]}-{date[4:6]}-{date[6:8]}", "gdal")
             view.setRenderer(diverging_renderer(view, band, limit, "mm"))
@@ -165,10 +209,22 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
                 continue
             properties = view.temporalProperties()
             properties.setIsActive(True)
-            properties.setMode(Qgis.RasterTemporalMode.FixedTemporalRange)
+            properties.setMode(fixed_range)
             properties.setFixedTemporalRange(QgsDateTimeRange(start, end, True, False))
+            view.setCustomProperty(ROLE_PROPERTY, "displacement_date")
             project.addMapLayer(view, False)
             subgroup.addLayer(view)
+        subgroup.setItemVisibilityChecked(False)
+        subgroup.setExpanded(False)
+
+
+def timeseries_group_name(run_name: str, date_texts: Sequence[str]) -> str:
+    """A short group name readable in the layers panel: the run and its dates."""
+    span = ""
+    if date_texts:
+        first, last = min(date_texts), max(date_texts)
+        span = f" · {first[:4]}-{first[4:6]}–{last[:4]}-{last[4:6]}"
+    return f"Time series {run_name}{span}".strip()
 
 
 def follow_dates_per_band(layer: QgsRasterLayer, dates: Sequence[str]) -> bool:
@@ -200,10 +256,11 @@ def follow_dates_per_band(layer: QgsRasterLayer, dates: Sequence[str]) -> bool:
 
 def style_timeseries_outputs(context: QgsProcessingContext, outputs: dict, dates: Sequence[Any], run_name: str) -> None:
     """Attach the post-processors that group and style a run's rasters when they are loaded."""
-    group_name = f"InSARHub time series {run_name} " + dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     date_texts = [d.strftime("%Y%m%d") if hasattr(d, "strftime") else str(d).replace("-", "") for d in dates]
-    for role in ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT"):
+    shared: dict = {"group": None}
+    group_name = timeseries_group_name(run_name, date_texts)
+    for role in LAYER_ORDER:
         path = outputs.get(role)
         if path and context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)
-            details.setPostProcessor(TimeSeriesPostProcessor.create(group_name, role, date_texts))
+            details.setPostProcessor(TimeSeriesPostProcessor.create(group_name, role, date_texts, shared))

@@ -19,7 +19,7 @@ from qgis.core import (
 
 from .base import InsarhubAlgorithm, with_help
 from .features import read_records
-from .hyp3_common import auth_parameter, connect_client
+from .hyp3_common import auth_parameter, connect_client, warn_temporary_jobs_file
 
 JOB_TYPES = ("INSAR_GAMMA", "INSAR_ISCE_BURST", "INSAR_ISCE_MULTI_BURST")
 LOOKS = ("20x4", "10x2", "5x1")
@@ -142,6 +142,7 @@ class SubmitJobsAlgorithm(InsarhubAlgorithm):
 
         dry_run = self.parameterAsBool(parameters, self.DRY_RUN, context)
         jobs_file = self.parameterAsFileOutput(parameters, self.JOBS_FILE, context)
+        warn_temporary_jobs_file(jobs_file, feedback)
         client = connect_client(self, parameters, context, feedback)
         preview = preview_cost(plan, client, jobs_file)
         feedback.pushInfo(preview.message())

@@ -30,7 +30,6 @@ from qgis.core import (  # noqa: E402
     QgsUnitTypes,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import Qt  # noqa: E402
 from qgis.PyQt.QtGui import QColor, QFont  # noqa: E402
 
 
@@ -100,9 +99,10 @@ def outline_copy(layer: QgsVectorLayer) -> QgsVectorLayer:
     from insarhub_qgis.processing_provider.styling import style_footprints
 
     copy = layer.clone()
-    colour = layer.renderer().symbol().symbolLayer(0).strokeColor()
-    style_footprints(copy, colour)
-    copy.renderer().symbol().symbolLayer(0).setBrushStyle(Qt.NoBrush)
+    renderer = layer.renderer()
+    renderer = renderer.embeddedRenderer() or renderer  # a stack's outline: a merged-feature renderer
+    colour = renderer.symbol().symbolLayer(0).strokeColor()
+    style_footprints(copy, colour, outline_only=True)
     copy.setLabelsEnabled(False)
     QgsProject.instance().addMapLayer(copy, False)
     return copy

@@ -13,23 +13,31 @@ from typing import Any
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsGeometry,
-    QgsMapLayerProxyModel,
+    QgsPointXY,
     QgsProcessingFeatureSourceDefinition,
+    QgsProject,
     QgsRectangle,
     QgsReferencedRectangle,
     QgsVectorLayer,
-    QgsWkbTypes,
 )
 from qgis.gui import QgsMapToolExtent, QgsRubberBand
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 
+from ..processing_provider.qt_compat import layer_filter, qgis_enum
+from .i18n import tr
+
 LAYER, CANVAS, DRAWN, FILE = range(4)
 MODE_NAMES = ("layer", "canvas", "drawn", "file")
 MAX_OUTLINE_FEATURES = 2000  # beyond that the outline is the layer's extent (drawing stays fast)
 _EXTENT_TEXT = re.compile(r"^\s*([-\d.eE+]+),([-\d.eE+]+),([-\d.eE+]+),([-\d.eE+]+)\s*\[(.+)\]\s*$")
+
+
+POLYGON = qgis_enum("Qgis.GeometryType.Polygon", "QgsWkbTypes.GeometryType.PolygonGeometry")
+
 
 
 def extent_text(rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> str:
@@ -65,13 +73,13 @@ class AoiController(QObject):
         self.extent_tool = QgsMapToolExtent(canvas)
         self.extent_tool.extentChanged.connect(self._rectangle_drawn)
         self.extent_tool.deactivated.connect(lambda: dock.aoiDraw.setChecked(False))
-        self.rubber_band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
+        self.rubber_band = QgsRubberBand(canvas, POLYGON)
         self.rubber_band.setStrokeColor(QColor(230, 80, 20, 220))
         self.rubber_band.setFillColor(QColor(230, 80, 20, 35))
         self.rubber_band.setWidth(2)
         self.visible = True
 
-        dock.aoiLayer.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
+        dock.aoiLayer.setFilters(layer_filter("PolygonLayer"))
         dock.aoiLayer.setAllowEmptyLayer(True)
         dock.aoiFile.setFilter(
             "Vector files (*.gpkg *.shp *.geojson *.json *.kml *.kmz *.gml *.fgb *.sqlite);;All files (*)"
@@ -93,38 +101,117 @@ class AoiController(QObject):
     def set_mode(self, mode: int) -> None:
         self.dock.aoiMode.setCurrentIndex(mode)
 
-    def state(self) -> dict[str, str]:
-        """What to persist (besides the widgets themselves)."""
+    def state(self) -> dict[str, Any]:
+        """What to persist: the mode, the extents, the layer (by id and source) and the file."""
+        layer = self.dock.aoiLayer.currentLayer()
         return {
+            "mode": MODE_NAMES[self.mode],
             "aoi_canvas_extent": extent_text(self.canvas_extent, self.canvas_extent.crs())
             if self.canvas_extent
             else "",
             "aoi_drawn_extent": extent_text(self.drawn_extent, self.drawn_extent.crs())
             if self.drawn_extent
             else "",
+            "layer_id": layer.id() if layer is not None else "",
+            "layer_source": layer.source() if layer is not None else "",
+            "selected_only": self.dock.aoiSelectedOnly.isChecked(),
+            "file": self.dock.aoiFile.filePath(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.canvas_extent = parse_extent_text(str(state.get("aoi_canvas_extent") or ""))
-        self.drawn_extent = parse_extent_text(str(state.get("aoi_drawn_extent") or ""))
+        """Put back what :meth:`state` returned (missing keys keep the current choice)."""
+        if state.get("aoi_canvas_extent"):
+            self.canvas_extent = parse_extent_text(str(state.get("aoi_canvas_extent") or ""))
+        if state.get("aoi_drawn_extent"):
+            self.drawn_extent = parse_extent_text(str(state.get("aoi_drawn_extent") or ""))
+        project = QgsProject.instance()
+        layer = project.mapLayer(str(state.get("layer_id") or ""))
+        if layer is None and state.get("layer_source"):
+            from .workspace import find_layer
+
+            layer = find_layer(str(state["layer_source"]), subset=None)
+        if isinstance(layer, QgsVectorLayer):
+            self.dock.aoiLayer.setLayer(layer)
+        if "selected_only" in state:
+            value = state["selected_only"]
+            self.dock.aoiSelectedOnly.setChecked(value is True or str(value).lower() in ("true", "1"))
+        if state.get("file"):
+            self.dock.aoiFile.setFilePath(str(state["file"]))
+        if state.get("mode") in MODE_NAMES:
+            self.set_mode(MODE_NAMES.index(state["mode"]))
+        self.dock.aoiStack.setCurrentIndex(self.mode)
         self.refresh()
 
-    def choose_default(self) -> None:
-        """Selected features of the active polygon layer when it has a selection."""
-        layer = None
+    def has_area(self) -> bool:
+        """True when the current choice gives an area of interest."""
+        try:
+            found = self.geometry()
+        except RuntimeError:
+            return False
+        return found is not None and not found[0].isEmpty()
+
+    def selection_offer(self) -> QgsVectorLayer | None:
+        """The active polygon layer when it has selected features that are not the AOI already."""
         iface = getattr(self.dock, "iface", None)
+        layer = None
         if iface is not None:
             try:
                 layer = iface.activeLayer()
             except Exception:  # noqa: BLE001 — a stub iface in tests
                 layer = None
-        if not (isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.GeometryType.PolygonGeometry):
-            layer = self.dock.aoiLayer.currentLayer()
-        if isinstance(layer, QgsVectorLayer) and layer.selectedFeatureCount() > 0:
-            self.dock.aoiLayer.setLayer(layer)
-            self.dock.aoiSelectedOnly.setChecked(True)
-            self.set_mode(LAYER)
+        if not (isinstance(layer, QgsVectorLayer) and layer.geometryType() == POLYGON):
+            return None
+        if layer.selectedFeatureCount() == 0:
+            return None
+        if self.mode == LAYER and self.dock.aoiLayer.currentLayer() is layer and self.dock.aoiSelectedOnly.isChecked():
+            return None
+        return layer
+
+    def use_selection(self, layer: QgsVectorLayer | None = None) -> None:
+        """Make the selected features of ``layer`` (default: the active layer) the area of interest."""
+        layer = layer or self.selection_offer()
+        if layer is None:
+            return
+        self.dock.aoiLayer.setLayer(layer)
+        self.dock.aoiSelectedOnly.setChecked(True)
+        self.set_mode(LAYER)
         self.refresh()
+
+    def choose_default(self) -> None:
+        """With no area of interest yet, the selected features of the active polygon layer.
+
+        An area already chosen is never replaced silently: the page offers the selection instead.
+        """
+        if not self.has_area() and self.selection_offer() is not None:
+            self.use_selection()
+        self.refresh()
+
+    def label(self) -> str:
+        """A short name of the area for a group name: the layer or file name, else where it is."""
+        mode = self.mode
+        if mode == LAYER:
+            layer = self.dock.aoiLayer.currentLayer()
+            if layer is not None:
+                return layer.name()
+        if mode == FILE and self.dock.aoiFile.filePath():
+            from pathlib import Path
+
+            return Path(self.dock.aoiFile.filePath()).stem
+        found = None
+        try:
+            found = self.geometry()
+        except RuntimeError:
+            found = None
+        if found is None or found[0].isEmpty():
+            return tr("Area")
+        geometry, crs = found
+        centre = QgsPointXY(geometry.centroid().asPoint())
+        wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+        if crs.isValid() and crs != wgs84:
+            centre = QgsCoordinateTransform(crs, wgs84, QgsProject.instance()).transform(centre)
+        lat = f"{abs(centre.y()):.2f}°{'N' if centre.y() >= 0 else 'S'}"
+        lon = f"{abs(centre.x()):.2f}°{'E' if centre.x() >= 0 else 'W'}"
+        return f"{lat} {lon}"
 
     # ---- parameters ------------------------------------------------------------------------
 
@@ -134,12 +221,14 @@ class AoiController(QObject):
         if mode == LAYER:
             layer = self.dock.aoiLayer.currentLayer()
             if layer is None:
-                raise ValueError("Choose a polygon layer for the area of interest (or another AOI source).")
+                raise ValueError(tr("Choose a polygon layer for the area of interest (or another AOI source)."))
             if self.dock.aoiSelectedOnly.isChecked():
                 if layer.selectedFeatureCount() == 0:
                     raise ValueError(
-                        f"No feature of '{layer.name()}' is selected: select the area of interest on the map, "
-                        "or untick 'Selected features only' to use all its features."
+                        tr(
+                            "No feature of '{name}' is selected: select the area of interest on the map, "
+                            "or untick 'Selected features only' to use all its features."
+                        ).format(name=layer.name())
                     )
                 return {"AOI": QgsProcessingFeatureSourceDefinition(layer.id(), selectedFeaturesOnly=True)}
             return {"AOI": layer.id()}
@@ -149,11 +238,11 @@ class AoiController(QObject):
             return {"EXTENT": QgsReferencedRectangle(self.canvas_extent, self.canvas_extent.crs())}
         if mode == DRAWN:
             if self.drawn_extent is None:
-                raise ValueError("Draw a rectangle on the map first (press 'Draw a rectangle on the map').")
+                raise ValueError(tr("Draw a rectangle on the map first (press 'Draw a rectangle on the map')."))
             return {"EXTENT": QgsReferencedRectangle(self.drawn_extent, self.drawn_extent.crs())}
         path = self.dock.aoiFile.filePath()
         if not path:
-            raise ValueError("Choose a vector file for the area of interest.")
+            raise ValueError(tr("Choose a vector file for the area of interest."))
         return {"AOI": path}
 
     def geometry(self) -> tuple[QgsGeometry, QgsCoordinateReferenceSystem] | None:
@@ -183,17 +272,19 @@ class AoiController(QObject):
         if mode == LAYER:
             layer = self.dock.aoiLayer.currentLayer()
             if layer is None:
-                return "No polygon layer chosen."
+                return tr("No polygon layer chosen.")
             if self.dock.aoiSelectedOnly.isChecked():
-                return f"{layer.selectedFeatureCount()} selected feature(s) of '{layer.name()}'."
-            return f"All {layer.featureCount()} feature(s) of '{layer.name()}'."
+                return tr("{count} selected feature(s) of '{name}'.").format(
+                    count=layer.selectedFeatureCount(), name=layer.name()
+                )
+            return tr("All {count} feature(s) of '{name}'.").format(count=layer.featureCount(), name=layer.name())
         if mode in (CANVAS, DRAWN):
             extent = self.canvas_extent if mode == CANVAS else self.drawn_extent
             if extent is None:
-                return "Press the button to set the extent." if mode == CANVAS else "No rectangle drawn yet."
+                return tr("Press the button to set the extent.") if mode == CANVAS else tr("No rectangle drawn yet.")
             return extent_text(extent, extent.crs())
         path = self.dock.aoiFile.filePath()
-        return f"Features of {path}." if path else "No file chosen."
+        return tr("Features of {path}.").format(path=path) if path else tr("No file chosen.")
 
     # ---- canvas ----------------------------------------------------------------------------
 
@@ -256,7 +347,7 @@ class AoiController(QObject):
     def refresh(self, *_args: Any) -> None:
         """Redraw the outline and the summary line."""
         self.dock.aoiSummary.setText(self.describe())
-        self.rubber_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
+        self.rubber_band.reset(POLYGON)
         if self.visible:
             found = None
             try:
@@ -282,7 +373,7 @@ class AoiController(QObject):
             except (TypeError, RuntimeError):
                 pass
             self._watched_layer = None
-        self.rubber_band.reset(QgsWkbTypes.GeometryType.PolygonGeometry)
+        self.rubber_band.reset(POLYGON)
         scene = self.canvas.scene()
         if scene is not None:
             scene.removeItem(self.rubber_band)

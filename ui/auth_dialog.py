@@ -12,17 +12,20 @@ from qgis.core import QgsApplication, QgsAuthMethodConfig
 from qgis.PyQt import uic
 from qgis.PyQt.QtWidgets import QDialog
 
+from .i18n import tr
+
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("auth_dialog.ui")))
 EARTHDATA_URL = "https://urs.earthdata.nasa.gov"
+
 
 
 def store_earthdata_config(name: str, username: str, password: str) -> str:
     """Store a Basic auth configuration; return its id. RuntimeError (without the secret) on failure."""
     manager = QgsApplication.authManager()
     if manager.isDisabled():
-        raise RuntimeError("The QGIS authentication system is disabled: " + manager.disabledMessage())
+        raise RuntimeError(tr("The QGIS authentication system is disabled: ") + manager.disabledMessage())
     if not manager.masterPasswordIsSet() and not manager.setMasterPassword(True):
-        raise RuntimeError("The QGIS master password is needed to store credentials; it was not given.")
+        raise RuntimeError(tr("The QGIS master password is needed to store credentials; it was not given."))
     config = QgsAuthMethodConfig("Basic")
     config.setName(name or "Earthdata Login")
     config.setUri(EARTHDATA_URL)
@@ -31,7 +34,7 @@ def store_earthdata_config(name: str, username: str, password: str) -> str:
     result = manager.storeAuthenticationConfig(config)
     ok, stored = result if isinstance(result, tuple) else (result, config)
     if not ok or not stored.id():
-        raise RuntimeError("QGIS could not store the authentication configuration (see the log messages).")
+        raise RuntimeError(tr("QGIS could not store the authentication configuration (see the log messages)."))
     return stored.id()
 
 
@@ -49,7 +52,7 @@ class EarthdataAuthDialog(QDialog, FORM_CLASS):
         username = self.username.text().strip()
         password = self.password.text()
         if not username or not password:
-            self.problem.setText("Enter both the username and the password (or 'token' and a token).")
+            self.problem.setText(self.tr("Enter both the username and the password (or 'token' and a token)."))
             return
         try:
             self.config_id = store_earthdata_config(self.configName.text().strip(), username, password)

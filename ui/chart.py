@@ -13,6 +13,7 @@ from pathlib import Path
 
 from qgis.PyQt.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
+from .i18n import tr
 from .maptools import PixelSeries
 
 # matplotlib's tab10, so a pixel's marker on the map matches its line
@@ -28,7 +29,9 @@ COLOURS = [
     "#bcbd22",
     "#17becf",
 ]
-CSV_COLUMNS = ["point", "x", "y", "crs", "date", "displacement_mm", "fit_mm", "velocity_mm_per_year"]
+
+
+CSV_COLUMNS = ["point", "component", "x", "y", "crs", "date", "displacement_mm", "fit_mm", "velocity_mm_per_year"]
 
 
 class TimeSeriesChart(QWidget):
@@ -36,7 +39,10 @@ class TimeSeriesChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from matplotlib.backends.backend_qt5agg import FigureCanvasQTAgg
+        try:  # matplotlib >= 3.5: one Qt backend for PyQt5 and PyQt6 (QGIS 3 and 4)
+            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        except ImportError:  # older matplotlib (Qt5 only)
+            from matplotlib.backends.backend_qt5agg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
         self.figure = Figure(figsize=(4.5, 3.0), dpi=100)
@@ -67,15 +73,15 @@ class TimeSeriesChart(QWidget):
 
         self.figure.clear()
         axes = self.figure.add_subplot(111)
-        axes.set_xlabel("Date")
-        axes.set_ylabel("LOS displacement (mm)")
+        axes.set_xlabel(tr("Date"))
+        axes.set_ylabel(tr("Displacement (mm)") if self.components else tr("LOS displacement (mm)"))
         axes.axhline(0, color="#999999", linewidth=0.6)
         axes.grid(True, linewidth=0.3)
         if not self.series:
             axes.text(
                 0.5,
                 0.5,
-                "Click pixels on the map",
+                tr("Click pixels on the map"),
                 ha="center",
                 va="center",
                 transform=axes.transAxes,
@@ -84,21 +90,30 @@ class TimeSeriesChart(QWidget):
         for index, series in enumerate(self.series):
             colour = self.colour(index)
             rate = (
-                "no fit"
+                tr("no fit")
                 if series.velocity_mm_per_year is None
                 else f"{series.velocity_mm_per_year:+.1f} mm/yr"
             )
-            axes.plot(
-                series.dates,
-                series.values_mm,
-                "o-",
-                color=colour,
-                markersize=3,
-                linewidth=0.8,
-                label=f"{series.label} ({rate})",
-            )
+            components = series.extra.get("components", [])
+            velocities = series.extra.get("decomposed_mm_yr", {})
+            label = f"{series.label} LOS ({rate})" if components or velocities else f"{series.label} ({rate})"
+            if velocities and not components:
+                label += "; " + ", ".join(f"{tr(k)} {v:+.1f}" for k, v in velocities.items()) + " mm/yr"
+            axes.plot(series.dates, series.values_mm, "o-", color=colour, markersize=3, linewidth=0.8, label=label)
             if series.velocity_mm_per_year is not None:
                 axes.plot(series.dates, series.fitted(), "--", color=colour, linewidth=1.0)
+            # Vertical and east from a decomposition of two stacks: the same colour, their own markers.
+            for component, style in zip(components, ("^-.", "s:")):
+                rate = "" if component.velocity_mm_per_year is None else f" ({component.velocity_mm_per_year:+.1f} mm/yr)"
+                axes.plot(
+                    component.dates,
+                    component.values_mm,
+                    style,
+                    color=colour,
+                    markersize=3,
+                    linewidth=0.8,
+                    label=f"{series.label} {component.label}{rate}",
+                )
         if self.series:
             axes.legend(fontsize="x-small", loc="best")
             locator = AutoDateLocator(maxticks=6)
@@ -110,11 +125,12 @@ class TimeSeriesChart(QWidget):
     def rows(self) -> list[dict[str, object]]:
         """The chart's data, one row per pixel and date (the CSV's rows)."""
         rows = []
-        for series in self.series:
+        for parent, series in self._all_series():
             for date, value, fit in zip(series.dates, series.values_mm, series.fitted()):
                 rows.append(
                     {
-                        "point": series.label,
+                        "point": parent.label,
+                        "component": "LOS" if series is parent else series.label,
                         "x": series.x,
                         "y": series.y,
                         "crs": series.crs,
@@ -127,6 +143,19 @@ class TimeSeriesChart(QWidget):
                     }
                 )
         return rows
+
+    def _all_series(self) -> list[tuple[PixelSeries, PixelSeries]]:
+        """(clicked pixel, series): each pixel's LOS series, then its vertical and east ones."""
+        pairs = []
+        for series in self.series:
+            pairs.append((series, series))
+            pairs.extend((series, component) for component in series.extra.get("components", []))
+        return pairs
+
+    @property
+    def components(self) -> bool:
+        """True when a pixel also shows vertical and east displacement."""
+        return any(series.extra.get("components") for series in self.series)
 
     def export_csv(self, path: str | Path) -> Path:
         path = Path(path)

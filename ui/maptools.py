@@ -27,10 +27,12 @@ from qgis.gui import QgsMapToolEmitPoint
 from qgis.PyQt.QtCore import pyqtSignal
 
 from ..core.timeseries.pixels import pixel_reader
+from .i18n import tr
 
 _DATE = re.compile(r"(\d{8})")
 _POINT = re.compile(r"^\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)\s*\[(.+)\]\s*$")
 DAYS_PER_YEAR = 365.25
+
 
 
 class PointPickTool(QgsMapToolEmitPoint):
@@ -123,8 +125,10 @@ def band_dates(layer: QgsRasterLayer) -> list[dt.date]:
         match = _DATE.search(text or "")
         if not match:
             raise ValueError(
-                f"Band {band} of '{layer.name()}' has no date (description YYYYMMDD): choose the DISPLACEMENT "
-                "raster written by insarhub:runtimeseries."
+                tr(
+                    "Band {band} of '{name}' has no date (description YYYYMMDD): choose the DISPLACEMENT "
+                    "raster written by insarhub:runtimeseries."
+                ).format(band=band, name=layer.name())
             )
         dates.append(dt.datetime.strptime(match.group(1), "%Y%m%d").date())
     return dates
@@ -152,7 +156,9 @@ def read_pixel_series(
     if crs.isValid() and layer.crs().isValid() and crs != layer.crs():
         target = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transform(target)
     if not layer.extent().contains(target):
-        raise ValueError(f"The point {point.x():.6g}, {point.y():.6g} is outside '{layer.name()}'.")
+        raise ValueError(
+            tr("The point {x}, {y} is outside '{name}'.").format(x=f"{point.x():.6g}", y=f"{point.y():.6g}", name=layer.name())
+        )
     fast = _fast_series(layer, target)
     dates = fast[0] if fast else band_dates(layer)
     if fast:
@@ -160,7 +166,9 @@ def read_pixel_series(
     else:
         result = layer.dataProvider().identify(target, QgsRaster.IdentifyFormat.IdentifyFormatValue)
         if not result.isValid():
-            raise ValueError(f"'{layer.name()}' could not be read at {point.x():.6g}, {point.y():.6g}.")
+            raise ValueError(
+                tr("'{name}' could not be read at {x}, {y}.").format(name=layer.name(), x=f"{point.x():.6g}", y=f"{point.y():.6g}")
+            )
         values = result.results()
     series = []
     for band in range(1, layer.bandCount() + 1):

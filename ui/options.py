@@ -22,8 +22,11 @@ from ..core.config import ENV_BY_SETTING, resolve_endpoints
 from ..core.errors import InsarhubError
 from ..processing_provider.settings import read_settings, write_setting
 from .defaults import STEP_DEFAULTS, default_value, set_default_value
+from .i18n import tr
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("options.ui")))
+
+
 ENDPOINT_FIELDS = {
     "cmr_host": "cmrHost",
     "hyp3_url": "hyp3Url",
@@ -41,12 +44,16 @@ def check_mintpy(python: str) -> str:
         version = probe(python)
         if version is None:
             raise MintpyNotFoundError(
-                f"'{python}' does not exist or cannot import mintpy. Choose the python of an environment with "
-                "MintPy (e.g. `conda create -n mintpy -c conda-forge mintpy`, then its bin/python)."
+                tr(
+                    "'{python}' does not exist or cannot import mintpy. Choose the python of an environment with "
+                    "MintPy (e.g. `conda create -n mintpy -c conda-forge mintpy`, then its bin/python)."
+                ).format(python=python)
             )
-        return f"MintPy {version} in {python}."
+        return tr("MintPy {version} in {python}.").format(version=version, python=python)
     found = find_mintpy_python(None)
-    return f"MintPy {found.mintpy_version} in {found.python} ({found.source})."
+    return tr("MintPy {version} in {python} ({source}).").format(
+        version=found.mintpy_version, python=found.python, source=found.source
+    )
 
 
 class InsarhubOptionsPage(QgsOptionsPageWidget, FORM_CLASS):
@@ -57,7 +64,7 @@ class InsarhubOptionsPage(QgsOptionsPageWidget, FORM_CLASS):
         self.setupUi(self)
         self.setObjectName("InsarhubOptionsPage")
         self.caBundle.setStorageMode(QgsFileWidget.StorageMode.GetFile)
-        self.caBundle.setFilter("PEM certificates (*.pem *.crt *.cer);;All files (*)")
+        self.caBundle.setFilter(tr("PEM certificates (*.pem *.crt *.cer);;All files (*)"))
         self.mintpyPython.setStorageMode(QgsFileWidget.StorageMode.GetFile)
         self.task: QgsTask | None = None
         self.default_widgets: dict[str, Any] = {}
@@ -132,12 +139,14 @@ class InsarhubOptionsPage(QgsOptionsPageWidget, FORM_CLASS):
             if key != "mintpy_python" and os.environ.get(env)
         ]
         if overridden:
-            lines.append("Overridden by the environment: " + ", ".join(overridden) + ".")
+            lines.append(tr("Overridden by the environment: {variables}.").format(variables=", ".join(overridden)))
         self.endpointsStatus.setText("\n".join(lines))
         self.endpointsStatus.setStyleSheet("" if ok else "color: #c62828;")
         mintpy_env = ENV_BY_SETTING["mintpy_python"]
         if os.environ.get(mintpy_env) and self.task is None:
-            self.mintpyStatus.setText(f"{mintpy_env}={os.environ[mintpy_env]} wins over this field.")
+            self.mintpyStatus.setText(
+                tr("{variable}={value} wins over this field.").format(variable=mintpy_env, value=os.environ[mintpy_env])
+            )
         return ok
 
     def apply(self) -> None:
@@ -155,7 +164,7 @@ class InsarhubOptionsPage(QgsOptionsPageWidget, FORM_CLASS):
     def check_mintpy(self) -> QgsTask:
         """Probe the interpreter in a QgsTask (importing MintPy takes seconds); the answer shows beside the button."""
         python = self.mintpyPython.filePath().strip()
-        self.mintpyStatus.setText("Checking…")
+        self.mintpyStatus.setText(tr("Checking…"))
         self.checkMintpy.setEnabled(False)
 
         def probe(_task: QgsTask) -> str:

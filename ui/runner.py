@@ -21,10 +21,13 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QObject, pyqtSignal, pyqtSlot
 
+from .i18n import tr
+
 LOG_TAG = "InSARHub"
 
 # Message kinds carried by DockFeedback.message
 INFO, WARNING, ERROR, CONSOLE = range(4)
+
 
 
 class DockFeedback(QgsProcessingFeedback):
@@ -50,7 +53,8 @@ class DockFeedback(QgsProcessingFeedback):
 
     def reportError(self, error: str, fatalError: bool = False) -> None:  # noqa: N802, N803
         self.last_error = error
-        self.message.emit(error, ERROR)
+        # A cancelled run ends with the algorithm's "Cancelled." exception: not an error to the user.
+        self.message.emit(error, WARNING if self.isCanceled() else ERROR)
         super().reportError(error, fatalError)
 
     def setProgressText(self, text: str) -> None:  # noqa: N802
@@ -80,6 +84,8 @@ class AlgorithmRunner(QObject):
         self.algorithm_id = ""
         self.last_parameters: dict[str, Any] = {}
         self.last_results: dict[str, Any] = {}
+        self.last_cancelled = False  # the last run was stopped by Cancel
+        self._last_reported = ""  # the error the feedback already showed (not repeated)
         self._on_done: Callable[[bool, dict, str], None] | None = None
         self._load = True
 
@@ -97,7 +103,7 @@ class AlgorithmRunner(QObject):
         from processing.tools.dataobjects import createContext
 
         if self.task is not None:
-            self.message.emit("Another InSARHub step is still running; wait for it or cancel it.", WARNING)
+            self.message.emit(tr("Another InSARHub step is still running; wait for it or cancel it."), WARNING)
             return False
         algorithm = QgsApplication.processingRegistry().createAlgorithmById(algorithm_id)
         self.algorithm_id = algorithm_id
@@ -106,7 +112,7 @@ class AlgorithmRunner(QObject):
         self._load = load_results
         if algorithm is None:
             self._finish(
-                False, {}, f"The algorithm {algorithm_id} is not available: is the InSARHub provider loaded?"
+                False, {}, tr("The algorithm {id} is not available: is the InSARHub provider loaded?").format(id=algorithm_id)
             )
             return False
         feedback = DockFeedback()
@@ -122,12 +128,14 @@ class AlgorithmRunner(QObject):
         self.algorithm, self.context, self.feedback, self.task = algorithm, context, feedback, task
         if task.isCanceled():  # prepare() failed: the feedback said why
             self._clear()
-            self._finish(False, {}, feedback.last_error or f"{algorithm.displayName()} could not start.")
+            self._finish(False, {}, feedback.last_error or tr("{name} could not start.").format(name=algorithm.displayName()))
             return False
         task.executed.connect(self._executed)
         self._add_to_history(algorithm, parameters, context)
         self.started.emit(algorithm_id)
-        self.message.emit(f"{algorithm.displayName()} started.", INFO)
+        self.last_cancelled = False
+        self._last_reported = ""
+        self.message.emit(tr("{name} started.").format(name=algorithm.displayName()), INFO)
         QgsApplication.taskManager().addTask(task)
         return True
 
@@ -146,7 +154,7 @@ class AlgorithmRunner(QObject):
     def cancel(self) -> None:
         """Ask the running task to stop (the algorithm honours ``feedback.isCanceled()``)."""
         if self.task is not None:
-            self.message.emit("Cancelling…", WARNING)
+            self.message.emit(tr("Cancelling…"), WARNING)
             self.task.cancel()
 
     @pyqtSlot(str, int)
@@ -162,6 +170,7 @@ class AlgorithmRunner(QObject):
         algorithm, context, feedback = self.algorithm, self.context, self.feedback
         results = dict(results or {})
         error = ""
+        self._last_reported = feedback.last_error if feedback is not None else ""
         if ok and self._load:
             from processing.gui.Postprocessing import handleAlgorithmResults
 
@@ -169,14 +178,15 @@ class AlgorithmRunner(QObject):
                 handleAlgorithmResults(algorithm, context, feedback)
             except Exception as exc:  # a layer that fails to load must not hide the run's results
                 QgsMessageLog.logMessage(f"Loading the results failed: {exc}", LOG_TAG, Qgis.MessageLevel.Warning)
-                self.message.emit(f"Loading the results failed: {exc}", WARNING)
+                self.message.emit(tr("Loading the results failed: {error}").format(error=exc), WARNING)
         if not ok:
             if feedback is not None and feedback.isCanceled():
-                error = "Cancelled."
+                self.last_cancelled = True
+                error = tr("Cancelled.")
             else:
                 error = (
                     feedback.last_error if feedback is not None else ""
-                ) or "The algorithm failed; see the log."
+                ) or tr("The algorithm failed; see the log.")
         self._clear()
         self._finish(ok, results, error)
 
@@ -194,15 +204,16 @@ class AlgorithmRunner(QObject):
 
     def _finish(self, ok: bool, results: dict, error: str) -> None:
         self.last_results = results
-        if error and not ok:
-            self.message.emit(error, ERROR)
+        reported = self.feedback.last_error if self.feedback is not None else ""
+        if error and not ok and error != reported and error != self._last_reported:
+            self.message.emit(error, WARNING if self.last_cancelled else ERROR)
         callback, self._on_done = self._on_done, None
         if callback is not None:
             try:
                 callback(ok, results, error)
             except Exception as exc:  # noqa: BLE001 — a dock bug must still re-enable the buttons
                 QgsMessageLog.logMessage(f"InSARHub dock: {exc!r}", LOG_TAG, Qgis.MessageLevel.Critical)
-                self.message.emit(f"Internal error while showing the results: {exc!r}", ERROR)
+                self.message.emit(tr("Internal error while showing the results: {error}").format(error=repr(exc)), ERROR)
         self.finished.emit(self.algorithm_id, ok, results, error)
 
     def detach(self) -> None:

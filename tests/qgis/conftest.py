@@ -22,3 +22,7 @@ def real_layer_tree_view(qgis_iface):
     view.setModel(QgsLayerTreeModel(QgsProject.instance().layerTreeRoot(), view))
     qgis_iface.layerTreeView = lambda: view
     yield view
+
+
+# The dock's fixtures (a plugin with its dock, a workspace root in the test's folder).
+from dock_helpers import dock, plugin, workspace_root  # noqa: E402, F401

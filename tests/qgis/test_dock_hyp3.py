@@ -12,9 +12,9 @@ import processing
 import pytest
 from fakes.cmr import CMRStandIn, load_fixture
 from fakes.hyp3 import HyP3StandIn, fail_first
-from insarhub_qgis.ui import state
 from insarhub_qgis.ui.auth_dialog import EarthdataAuthDialog
 from insarhub_qgis.ui.jobs import any_running
+from insarhub_qgis.ui.pages import hyp3 as hyp3_module
 from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsProject, QgsSettings, QgsVectorLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QDialogButtonBox
@@ -50,17 +50,6 @@ def pairs_file(tmp_path_factory, qgis_processing):
     return folder / "pairs.gpkg", results["PAIR_COUNT"]
 
 
-@pytest.fixture()
-def dock(qgis_iface, qgis_processing, qgis_new_project, tmp_path):
-    state.clear_state()
-    plugin = insarhub_qgis.classFactory(qgis_iface)
-    plugin.initGui()
-    dock = plugin.show_dock(True)
-    dock.workFolder.setFilePath(str(tmp_path / "work"))
-    yield dock
-    plugin.unload()
-
-
 def run_step(qtbot, dock, button, timeout=60_000):
     with qtbot.waitSignal(dock.stepFinished, timeout=timeout) as blocker:
         button.click()
@@ -73,11 +62,18 @@ def _pairs_layer(path):
     return layer
 
 
+def _cells(table, column):
+    return [table.item(row, column).text() for row in range(table.rowCount())]
+
+
 def test_cost_then_submit_watch_retry_warn_and_download(dock, pairs_file, qtbot, tmp_path, monkeypatch):
     path, count = pairs_file
     layer = _pairs_layer(path)
+    hyp3_page = dock.page("hyp3")
     pairs = [(f["reference"], f["secondary"]) for f in layer.getFeatures()]
     assert len(pairs) == count >= 4
+    opened = []
+    monkeypatch.setattr(hyp3_module, "open_url", lambda url: opened.append(url.toString()) or True)
     # HyP3's clock 12 days behind: finished products expire in 2 days (HyP3 keeps them 14).
     clock = lambda: datetime.now(timezone.utc) - timedelta(days=12)  # noqa: E731
     with HyP3StandIn(
@@ -85,13 +81,13 @@ def test_cost_then_submit_watch_retry_warn_and_download(dock, pairs_file, qtbot,
     ) as hyp3:
         monkeypatch.setenv("INSARHUB_HYP3_URL", hyp3.url)
         monkeypatch.setenv("EARTHDATA_TOKEN", TOKEN)
-        dock.jobsPairs.setLayer(layer)
-        dock.jobType.setCurrentText("INSAR_ISCE_BURST")
-        dock.jobsFile.setFilePath(str(tmp_path / "jobs.json"))
-        assert f"{count} job(s) as INSAR_ISCE_BURST 20x4: {count:g} HyP3 credits" in dock.pairsCost.text()
-        assert not dock.submitJobs.isEnabled()  # never before the cost was shown
+        hyp3_page.jobsPairs.setLayer(layer)  # pairs made elsewhere: the user's own layer
+        hyp3_page.jobType.setCurrentText("INSAR_ISCE_BURST")
+        hyp3_page.jobsFile.setFilePath(str(tmp_path / "jobs.json"))
+        assert "the layer “pairs”" in hyp3_page.hyp3BasedOn.text()
+        assert not hyp3_page.submitJobs.isEnabled()  # never before the cost was shown
 
-        assert run_step(qtbot, dock, dock.estimateCost) == ["insarhub:submitjobs", True], (
+        assert run_step(qtbot, dock, hyp3_page.estimateCost) == ["insarhub:submitjobs", True], (
             dock.logView.toPlainText()
         )
         parameters = dock.runner.last_parameters
@@ -101,52 +97,80 @@ def test_cost_then_submit_watch_retry_warn_and_download(dock, pairs_file, qtbot,
             and parameters["PAIRS"] == layer.id()
         )
         assert "AUTH" not in parameters  # EARTHDATA_TOKEN is used
-        assert f"costs {count:g} credits; remaining credits: 100" in dock.costLabel.text()
-        assert dock.order_credits == count and dock.remaining_credits == 100
+        assert f"costs {count:g} credits; remaining credits: 100" in hyp3_page.costLabel.text()
+        assert hyp3_page.order_credits == count and hyp3_page.remaining_credits == 100
         assert not hyp3.jobs and not (tmp_path / "jobs.json").exists()
-        assert dock.submitJobs.isEnabled()
-        dock.projectName.setText("changed")  # a different order must be priced again
-        assert not dock.submitJobs.isEnabled() and "check the cost again" in dock.costLabel.text()
-        dock.projectName.setText("sitka")
-        assert run_step(qtbot, dock, dock.estimateCost)[1]
+        assert hyp3_page.submitJobs.isEnabled()
+        hyp3_page.projectName.setText("changed")  # a different order must be priced again
+        assert not hyp3_page.submitJobs.isEnabled() and "check the cost again" in hyp3_page.costLabel.text()
+        hyp3_page.projectName.setText("sitka")
+        assert run_step(qtbot, dock, hyp3_page.estimateCost)[1]
 
-        assert run_step(qtbot, dock, dock.submitJobs) == ["insarhub:submitjobs", True], (
+        assert run_step(qtbot, dock, hyp3_page.submitJobs) == ["insarhub:submitjobs", True], (
             dock.logView.toPlainText()
         )
         assert dock.runner.last_parameters["DRY_RUN"] is False
         assert dock.runner.last_results["SUBMITTED"] == count and hyp3.credits == 100 - count
-        assert f"Submitted {count} job(s)" in dock.costLabel.text()
-        assert dock.jobsTable.rowCount() == count
-        assert {dock.jobsTable.item(r, 1).text() for r in range(count)} == {"PENDING"}
-        assert dock.jobs_timer.isActive()  # the table refreshes itself while jobs run
+        assert f"Submitted {count} job(s)" in hyp3_page.costLabel.text()
+        table = hyp3_page.jobsTable
+        assert table.rowCount() == count
+        assert set(_cells(table, 1)) == {"pending"}
+        # One short label per pair: its two dates (the stack, the same for all, is in the title), not
+        # two full granule names; the order form folds away so the table has the room.
+        labels = _cells(table, 0)
+        assert all(" → " in label and len(label) <= 23 for label in labels), labels
+        assert "174_372326_IW3" in hyp3_page.watchGroup.title() and hyp3_page.submitGroup.isCollapsed()
+        assert set(_cells(table, 2)) == {"1"}  # credits per pair (burst jobs cost 1)
+        # The full granule names and the stack are one hover away.
+        assert all(table.item(row, 0).toolTip().count("-BURST") == 2 for row in range(count))
+        assert all("Stack: 174_372326_IW3" in table.item(row, 0).toolTip() for row in range(count))
+        assert hyp3_page.jobs_timer.isActive()  # the table refreshes itself while jobs run
 
-        dock.jobs_timer.setInterval(50)
-        qtbot.waitUntil(lambda: not any_running(dock.jobs) and not dock.runner.is_running(), timeout=30_000)
+        hyp3_page.jobs_timer.setInterval(50)
+        qtbot.waitUntil(lambda: not any_running(hyp3_page.jobs) and not dock.runner.is_running(), timeout=30_000)
         assert (
             dock.runner.last_parameters["WAIT"] is False
             and dock.runner.last_parameters["RETRY_FAILED"] is False
         )
-        statuses = sorted(dock.jobsTable.item(r, 1).text() for r in range(count))
-        assert statuses == ["FAILED"] + ["SUCCEEDED"] * (count - 1)
-        assert not dock.jobs_timer.isActive()
+        statuses = sorted(_cells(table, 1))
+        assert statuses == ["failed"] + ["succeeded"] * (count - 1)
+        assert not hyp3_page.jobs_timer.isActive()
+        failed = next(job for job in hyp3_page.jobs if job.status == "FAILED")
+        # Sortable: by status, failed first; the failed row's colour says so.
+        table.sortItems(1)
+        assert table.item(0, 1).text() == "failed"
+        assert table.item(0, 1).foreground().color().name() == "#c62828"
 
-        assert run_step(qtbot, dock, dock.retryFailed) == ["insarhub:watchjobs", True]
+        # Per-row actions on the failed pair: its HyP3 log, retry; HyP3 cannot cancel a job.
+        hyp3_page.select_job(failed.name)
+        assert hyp3_page.selected_job() is failed
+        assert hyp3_page.showJobLog.isEnabled() and not hyp3_page.openProduct.isEnabled()
+        assert not hyp3_page.cancelJob.isEnabled() and "no way to cancel" in hyp3_page.cancelJob.toolTip()
+        hyp3_page.showJobLog.click()
+        assert opened == [failed.logs[0]] and opened[0].endswith(".log")
+        assert hyp3_page.retryJob.isEnabled()
+        assert run_step(qtbot, dock, hyp3_page.retryJob) == ["insarhub:watchjobs", True]
         assert dock.runner.last_parameters["RETRY_FAILED"] is True
         assert hyp3.submitted_count(list(pairs[0])) == 2
-        qtbot.waitUntil(lambda: not any_running(dock.jobs) and not dock.runner.is_running(), timeout=30_000)
-        assert all(row.status == "SUCCEEDED" for row in dock.jobs)
-        assert any(row.resubmissions == 1 for row in dock.jobs)
-        assert dock.expiryWarning.isVisible() or not dock.isVisible()
-        assert f"{count} product(s) expire on HyP3 within 3 days" in dock.expiryWarning.text()
+        qtbot.waitUntil(lambda: not any_running(hyp3_page.jobs) and not dock.runner.is_running(), timeout=30_000)
+        assert all(row.status == "SUCCEEDED" for row in hyp3_page.jobs)
+        assert any(row.resubmissions == 1 for row in hyp3_page.jobs)
+        assert "retry 1" in " ".join(_cells(table, 1))
+        assert hyp3_page.expiryWarning.isVisible() or not dock.isVisible()
+        assert f"{count} product(s) expire on HyP3 within 3 days" in hyp3_page.expiryWarning.text()
+        assert set(_cells(table, 3)) <= {"1 d", "2 d"}
 
-        dock.productsFolder.setFilePath(str(tmp_path / "products"))
-        assert run_step(qtbot, dock, dock.downloadProducts) == ["insarhub:downloadproducts", True], (
+        hyp3_page.productsFolder.setFilePath(str(tmp_path / "products"))
+        assert run_step(qtbot, dock, hyp3_page.downloadProducts) == ["insarhub:downloadproducts", True], (
             dock.logView.toPlainText()
         )
         assert dock.runner.last_results["COUNT"] == count
-        assert dock.tsProducts.filePath() == str(tmp_path / "products")
-        assert {dock.jobsTable.item(r, 4).text() for r in range(count)} == {"1/1"}
-        assert dock.expiryWarning.text() == "" and dock.expiryWarning.isHidden()
+        assert set(_cells(table, 4)) == {"1/1"}
+        assert hyp3_page.expiryWarning.text() == "" and hyp3_page.expiryWarning.isHidden()
+        hyp3_page.select_job(failed.name)
+        assert hyp3_page.openProduct.isEnabled()
+        hyp3_page.openProduct.click()
+        assert opened[-1].startswith("file://" + str(tmp_path / "products"))
         assert not hyp3.errors
 
     dock.save_state()
@@ -176,11 +200,12 @@ def test_new_earthdata_login_lives_only_in_the_auth_database_and_drives_hyp3(
         dialog.configName.setText("Earthdata token (dock test)")
         dialog.username.setText("token")  # a Basic config carrying a bearer token
         dialog.password.setText(TOKEN)
-        dialog.buttonBox.button(QDialogButtonBox.Save).click()
+        dialog.buttonBox.button(QDialogButtonBox.StandardButton.Save).click()
 
+    hyp3_page = dock.page("hyp3")
     QTimer.singleShot(0, fill_and_save)
-    dock.newAuth.click()  # opens the dialog modally; the timer fills it in
-    config_id = dock.authConfig.configId()
+    hyp3_page.newAuth.click()  # opens the dialog modally; the timer fills it in
+    config_id = hyp3_page.authConfig.configId()
     assert config_id and config_id in manager.configIds()
     config = QgsAuthMethodConfig()
     manager.loadAuthenticationConfig(config_id, config, True)
@@ -197,12 +222,46 @@ def test_new_earthdata_login_lives_only_in_the_auth_database_and_drives_hyp3(
     layer = _pairs_layer(path)
     with HyP3StandIn(credits=3, token=TOKEN, tmpdir=tmp_path / "hyp3") as hyp3:
         monkeypatch.setenv("INSARHUB_HYP3_URL", hyp3.url)
-        dock.jobsPairs.setLayer(layer)
-        dock.jobType.setCurrentText("INSAR_ISCE_BURST")
-        dock.jobsFile.setFilePath(str(tmp_path / "jobs.json"))
-        algorithm, ok = run_step(qtbot, dock, dock.estimateCost)
+        hyp3_page.jobsPairs.setLayer(layer)
+        hyp3_page.jobType.setCurrentText("INSAR_ISCE_BURST")
+        hyp3_page.jobsFile.setFilePath(str(tmp_path / "jobs.json"))
+        algorithm, ok = run_step(qtbot, dock, hyp3_page.estimateCost)
         assert dock.runner.last_parameters["AUTH"] == config_id
         # The token from the auth config reached HyP3 (a wrong one would be a 401); 3 credits are too few.
-        assert not ok and f"cost {count:g} credits but only 3 remain" in dock.costLabel.text()
-        assert not dock.submitJobs.isEnabled() and not hyp3.jobs
+        assert not ok and f"cost {count:g} credits but only 3 remain" in hyp3_page.costLabel.text()
+        assert not hyp3_page.submitJobs.isEnabled() and not hyp3.jobs
     manager.removeAuthenticationConfig(config_id)
+
+
+def test_the_toolbox_warns_when_the_jobs_file_is_temporary(dock, pairs_file, tmp_path, monkeypatch):
+    """Toolbox users choose their own outputs, but a temporary jobs file (the default "save to a
+    temporary file") is the only record of paid jobs and QGIS deletes it: submitjobs says so."""
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+            super().pushWarning(text)
+
+    path, count = pairs_file
+    with HyP3StandIn(credits=100, tmpdir=tmp_path / "hyp3") as hyp3:
+        monkeypatch.setenv("INSARHUB_HYP3_URL", hyp3.url)
+        monkeypatch.setenv("EARTHDATA_TOKEN", TOKEN)
+        feedback = Warnings()
+        context = QgsProcessingContext()
+        context.setProject(QgsProject.instance())
+        parameters = {"PAIRS": str(path), "JOB_TYPE": "INSAR_ISCE_BURST", "DRY_RUN": True, "JOBS_FILE": "TEMPORARY_OUTPUT"}
+        processing.run("insarhub:submitjobs", parameters, context=context, feedback=feedback)
+        assert any("is in a temporary folder" in w and "jobs you pay for" in w for w in feedback.warnings)
+        # This test's own folder is under the system's temp folder; let that stand for a lasting one.
+        import tempfile
+
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
+        lasting = Warnings()
+        lasting_file = tmp_path / "study" / "jobs.json"
+        processing.run("insarhub:submitjobs", {**parameters, "JOBS_FILE": str(lasting_file)}, context=context, feedback=lasting)
+        assert not any("temporary folder" in w for w in lasting.warnings)

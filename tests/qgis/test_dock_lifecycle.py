@@ -1,6 +1,7 @@
 """Load, use, unload, load again: the toolbar button and Raster-menu entry open the dock, and
-unloading leaves no action, menu, dock, map tool, canvas item, options page factory or
-provider behind; the dock's fields survive closing it and reloading the plugin."""
+unloading leaves no action, menu, dock, map tool, canvas item, options page factory, toolbox
+action, project connection or provider behind; the dock's fields survive closing it and
+reloading the plugin."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from insarhub_qgis.ui import state
 from insarhub_qgis.ui.aoi import DRAWN
 from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsRectangle
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QCoreApplication, QDate, QEvent, Qt
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from qgis.PyQt.QtWidgets import QDockWidget, QMenu, QToolBar
 
 
@@ -66,13 +67,26 @@ class RecordingIface:
         }
 
 
+def _toolbox_actions():
+    from processing.gui.ProviderActions import ProviderContextMenuActions
+
+    return [a for a in ProviderContextMenuActions.actions if type(a).__name__ == "EditInsarhubModelAction"]
+
+
+def _project_receivers():
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    return sum(project.receivers(signal) for signal in (project.readProject, project.writeProject, project.cleared))
+
+
 def _flush_deletes():
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
 
 
 @pytest.fixture()
-def recording(qgis_iface, qgis_processing, qgis_new_project, qgis_canvas, monkeypatch):
+def recording(qgis_iface, qgis_processing, qgis_new_project, qgis_canvas, monkeypatch, workspace_root):
     state.clear_state()
     qgis_canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
     qgis_canvas.setExtent(QgsRectangle(10, 40, 20, 45))
@@ -87,6 +101,7 @@ def test_load_unload_load_leaves_nothing_behind(recording, qgis_iface, qgis_canv
     nothing = {"toolbar": 0, "menus": 0, "menu_actions": 0, "docks": 0, "factories": 0, "providers": 0}
     assert recording.counts() == nothing
     scene_items = len(qgis_canvas.scene().items())
+    receivers = _project_receivers()
     for _ in range(2):
         plugin = insarhub_qgis.classFactory(qgis_iface)
         plugin.initProcessing()
@@ -100,27 +115,30 @@ def test_load_unload_load_leaves_nothing_behind(recording, qgis_iface, qgis_canv
             "providers": 1,
         }
         assert recording.toolbar.actions()[0] is plugin.action
+        assert len(_toolbox_actions()) == 1  # "Edit model…" in the toolbox
 
         plugin.action.trigger()  # the toolbar button / menu entry opens the dock
         dock = plugin.dock
         assert dock is not None and recording.counts()["docks"] == 1 and plugin.action.isChecked()
         assert not dock.isHidden()
-        assert qgis_iface.mainWindow().dockWidgetArea(dock) == Qt.RightDockWidgetArea
+        assert qgis_iface.mainWindow().dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
 
         # Use what puts things on the canvas: the AOI outline, the map tools, markers.
         dock.aoi.set_drawn_extent(QgsRectangle(12, 41, 14, 43))
         assert not dock.aoi.rubber_band.asGeometry().isEmpty()
-        dock.set_reference_point(QgsPointXY(13, 42), QgsCoordinateReferenceSystem("EPSG:4326"))
-        dock.chartPixels.click()
-        assert qgis_canvas.mapTool() is dock.pixel_tool
+        series = dock.page("timeseries")
+        series.set_reference_point(QgsPointXY(13, 42), QgsCoordinateReferenceSystem("EPSG:4326"))
+        series.chartPixels.click()
+        assert qgis_canvas.mapTool() is series.pixel_tool
         assert len(qgis_canvas.scene().items()) > scene_items
 
         plugin.action.trigger()  # the same button closes it
         assert dock.isHidden() and not plugin.action.isChecked()
-        assert qgis_canvas.mapTool() is not dock.pixel_tool  # a hidden dock leaves no tool active
+        assert qgis_canvas.mapTool() is not series.pixel_tool  # a hidden dock leaves no tool active
         plugin.action.trigger()
         assert plugin.dock is dock and not dock.isHidden()
-        dock.chartPixels.click()
+        series.chartPixels.click()
+        series.pickReference.click()  # draws nothing without products, but must be cleaned up too
 
         plugin.unload()
         _flush_deletes()
@@ -129,28 +147,27 @@ def test_load_unload_load_leaves_nothing_behind(recording, qgis_iface, qgis_canv
         assert qgis_canvas.mapTool() is None
         assert len(qgis_canvas.scene().items()) == scene_items
         assert QgsApplication.processingRegistry().providerById("insarhub") is None
+        assert not _toolbox_actions() and _project_receivers() == receivers
 
 
 def test_fields_survive_closing_the_dock_and_reloading_the_plugin(recording, qgis_iface, tmp_path):
     plugin = insarhub_qgis.classFactory(qgis_iface)
     plugin.initGui()
     dock = plugin.show_dock(True)
-    dock.workFolder.setFilePath(str(tmp_path))
-    dock.searchStart.setDate(QDate(2021, 5, 1))
-    dock.relativeOrbits.setText("94,21")
-    dock.processingLevel.setCurrentText("BURST")
-    dock.maxTemporal.setValue(36)
-    dock.forceConnected.setChecked(False)
-    dock.jobType.setCurrentText("INSAR_ISCE_MULTI_BURST")
-    dock.projectName.setText("etna_2025")
-    dock.jobsFile.setFilePath(str(tmp_path / "jobs.json"))
+    search, pairs, hyp3 = dock.page("search"), dock.page("pairs"), dock.page("hyp3")
+    search.searchStart.setText("2021-05")
+    search.relativeOrbits.setText("94,21")
+    search.processingLevel.setCurrentText("BURST")
+    pairs.maxTemporal.setValue(36)
+    pairs.forceConnected.setChecked(False)
+    hyp3.jobType.setCurrentText("INSAR_ISCE_MULTI_BURST")
+    hyp3.projectName.setText("etna_2025")
     dock.aoi.set_drawn_extent(QgsRectangle(12, 41, 14, 43))
-    dock.set_reference_point(QgsPointXY(13.5, 42.5), QgsCoordinateReferenceSystem("EPSG:4326"))
     dock.tabs.setCurrentIndex(3)
 
     plugin.show_dock(False)  # closing the dock keeps everything
     plugin.show_dock(True)
-    assert plugin.dock is dock and dock.relativeOrbits.text() == "94,21"
+    assert plugin.dock is dock and search.relativeOrbits.text() == "94,21"
 
     plugin.unload()
     _flush_deletes()
@@ -159,17 +176,13 @@ def test_fields_survive_closing_the_dock_and_reloading_the_plugin(recording, qgi
     try:
         again = plugin.show_dock(True)
         assert again is not dock
-        assert again.workFolder.filePath() == str(tmp_path)
-        assert again.searchStart.date() == QDate(2021, 5, 1) and again.searchEnd.isNull()
-        assert again.relativeOrbits.text() == "94,21" and again.processingLevel.currentText() == "BURST"
-        assert again.maxTemporal.value() == 36 and not again.forceConnected.isChecked()
-        assert (
-            again.jobType.currentText() == "INSAR_ISCE_MULTI_BURST"
-            and again.projectName.text() == "etna_2025"
-        )
-        assert again.jobsFile.filePath() == str(tmp_path / "jobs.json")
+        search, pairs, hyp3 = again.page("search"), again.page("pairs"), again.page("hyp3")
+        assert search.searchStart.text() == "2021-05" and search.searchEnd.text() == ""
+        assert search.relativeOrbits.text() == "94,21" and search.processingLevel.currentText() == "BURST"
+        assert pairs.maxTemporal.value() == 36 and not pairs.forceConnected.isChecked()
+        assert hyp3.jobType.currentText() == "INSAR_ISCE_MULTI_BURST" and hyp3.projectName.text() == "etna_2025"
+        # The area mode too: reopening never falls back to another source silently.
         assert again.aoi.mode == DRAWN and again.aoi.drawn_extent == QgsRectangle(12, 41, 14, 43)
-        assert again.referencePoint.text() == "13.5,42.5 [EPSG:4326]" and again.reference_marker is not None
         assert again.tabs.currentIndex() == 3
     finally:
         plugin.unload()
@@ -189,8 +202,8 @@ def test_unloading_while_a_step_runs_cancels_it_cleanly(
         plugin.initGui()
         dock = plugin.show_dock(True)
         qgis_canvas.setExtent(QgsRectangle(-160, 55, -135, 70))
-        dock.aoiUseCanvas.click()
-        assert dock.run_search()
+        dock.page("search").aoiUseCanvas.click()
+        assert dock.page("search").run_search()
         task = dock.runner.task
         qtbot.waitUntil(lambda: task.progress() > 0, timeout=15_000)
         plugin.unload()  # mid-search

@@ -124,9 +124,10 @@ def test_step_defaults_reach_a_new_dock(page, qgis_iface, qgis_processing, qgis_
     plugin.initGui()
     try:
         dock = plugin.show_dock(True)
-        assert dock.jobType.currentText() == "INSAR_ISCE_BURST"
-        assert dock.neighbours.value() == 5 and dock.projectName.text() == "etna"
-        assert dock.maxPerp.value() == 0 and dock.maxPerp.text() == "no limit"
+        hyp3, pairs = dock.page("hyp3"), dock.page("pairs")
+        assert hyp3.jobType.currentText() == "INSAR_ISCE_BURST"
+        assert pairs.neighbours.value() == 5 and hyp3.projectName.text() == "etna"
+        assert pairs.maxPerp.value() == 0 and pairs.maxPerp.text() == "no limit"
     finally:
         plugin.unload()
 
@@ -135,7 +136,7 @@ def test_a_new_default_applies_to_fields_left_at_the_old_one(qgis_iface, qgis_pr
     plugin = insarhub_qgis.classFactory(qgis_iface)
     plugin.initGui()
     dock = plugin.show_dock(True)
-    dock.looks.setCurrentText("10x2")  # changed by the user: kept
+    dock.page("hyp3").looks.setCurrentText("10x2")  # changed by the user: kept
     dock.save_state()
     plugin.unload()
     set_default_value("looks", "5x1")
@@ -144,6 +145,6 @@ def test_a_new_default_applies_to_fields_left_at_the_old_one(qgis_iface, qgis_pr
     plugin.initGui()
     try:
         dock = plugin.show_dock(True)
-        assert dock.looks.currentText() == "10x2" and dock.neighbours.value() == 4
+        assert dock.page("hyp3").looks.currentText() == "10x2" and dock.page("pairs").neighbours.value() == 4
     finally:
         plugin.unload()

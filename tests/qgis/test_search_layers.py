@@ -1,4 +1,6 @@
-"""searchscenes inside QGIS: AOI from selected features, results grouped and styled per stack."""
+"""searchscenes inside QGIS (as the toolbox runs it): AOI from selected features, results in one
+group named by its stacks and dates, each stack drawn as its outline (labelled once, outside), the
+per-date footprints off, earlier searches hidden; an empty search loads nothing."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import insarhub_qgis
 import pytest
 import shapely
 from fakes.cmr import CMRStandIn, load_fixture
+from insarhub_qgis.processing_provider.styling import ROLE_PROPERTY, SEARCH_ROLE
 from qgis.core import (
     QgsApplication,
     QgsFeature,
     QgsGeometry,
+    QgsMergedFeatureRenderer,
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
     QgsProject,
@@ -34,7 +38,7 @@ def cmr(tmp_path, monkeypatch):
 
 
 @pytest.fixture()
-def provider(qgis_iface, qgis_processing):
+def provider(qgis_iface, qgis_processing, qgis_new_project):
     plugin = insarhub_qgis.classFactory(qgis_iface)
     plugin.initProcessing()
     yield QgsApplication.processingRegistry().providerById("insarhub")
@@ -69,17 +73,46 @@ def test_selected_features_are_the_aoi_and_results_are_grouped_per_stack(cmr, pr
         },
     )
     assert results["COUNT"] == len(SLCS) and results["STACK_COUNT"] == 1
-    root = QgsProject.instance().layerTreeRoot()
-    groups = [g for g in root.findGroups() if g.name().startswith("InSARHub search")]
+    groups = [g for g in QgsProject.instance().layerTreeRoot().findGroups() if g.customProperty(ROLE_PROPERTY) == SEARCH_ROLE]
     assert len(groups) == 1
-    names = [node.name() for node in groups[0].findLayers()]
-    assert names[0] == f"P94_F210 (ascending, {len({i['asf_properties']['startTime'][:10] for i in SLCS})} dates)"
-    stack_layer = groups[0].findLayers()[0].layer()
+    days = sorted({i["asf_properties"]["startTime"][:10] for i in SLCS})
+    assert groups[0].name() == f"P94_F210 · {days[0]}–{days[-1]}"  # what and when, readable in the panel
+    nodes = groups[0].findLayers()
+    assert [node.name() for node in nodes] == [f"P94_F210 (ascending, {len(days)} dates)", "Footprints, one per date", "Stack summary"]
+    stack_layer = nodes[0].layer()
     assert stack_layer.subsetString() == "\"stack\" = 'P94_F210'"
     assert stack_layer.featureCount() == len(SLCS)
     assert stack_layer.labelsEnabled()
-    assert stack_layer.renderer().symbol().color().alpha() < 255  # semi-transparent
-    assert len(names) == 3  # the stack, all footprints (unchecked), the summary table
+    assert isinstance(stack_layer.renderer(), QgsMergedFeatureRenderer)  # the stack's outline, drawn once
+    assert stack_layer.renderer().embeddedRenderer().symbol().color().alpha() == 0
+    assert nodes[0].isVisible() and not nodes[1].isVisible()
+
+    # A second search: its own group on top; the first one hidden.
+    again = processing.runAndLoadResults(
+        "insarhub:searchscenes",
+        {
+            "AOI": QgsProcessingFeatureSourceDefinition(layer.id(), selectedFeaturesOnly=True),
+            "OUTPUT": str(tmp_path / "again.gpkg"),
+        },
+    )
+    assert again["COUNT"] == len(SLCS)
+    groups = [g for g in QgsProject.instance().layerTreeRoot().findGroups() if g.customProperty(ROLE_PROPERTY) == SEARCH_ROLE]
+    assert [g.name() for g in groups] == [f"P94_F210 · {days[0]}–{days[-1]} (2)", f"P94_F210 · {days[0]}–{days[-1]}"]
+    assert groups[0].isVisible() and not groups[1].isVisible()
+
+
+def test_a_search_that_finds_nothing_loads_nothing(cmr, provider, tmp_path):
+    import processing
+
+    project = QgsProject.instance()
+    before = len(project.mapLayers())
+    results = processing.runAndLoadResults(
+        "insarhub:searchscenes",
+        {"WKT": "POLYGON((0 0, 0.1 0, 0.1 0.1, 0 0.1, 0 0))", "OUTPUT": str(tmp_path / "none.gpkg"), "SUMMARY": str(tmp_path / "none_summary.gpkg")},
+    )
+    assert results["COUNT"] == 0
+    assert len(project.mapLayers()) == before and not project.layerTreeRoot().findGroups()
+    assert (tmp_path / "none.gpkg").exists()  # the (empty) file is still written, as asked
 
 
 def test_empty_selection_is_refused_with_advice(cmr, provider, tmp_path):
