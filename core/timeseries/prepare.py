@@ -73,7 +73,7 @@ INPUTS_DIR = "inputs"
 RASTER_EXT = ".vrt"
 # Files MintPy's load_data writes into WORKDIR/inputs; stale when the prepared products change.
 MINTPY_LOADED_FILES = ("ifgramStack.h5", "geometryGeo.h5", "geometryRadar.h5", "ionStack.h5")
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 _MIN_INTERFEROGRAMS = 3
 _MIN_GRID_PX = 3
 # The median of an interferogram's phase (its arbitrary constant) is estimated from at most this many pixels.
@@ -251,6 +251,9 @@ class PreparedProduct:
     valid_fraction: float = float("nan")  # share of the grid with valid (non-zero) phase
     closure_corrected_px: int = 0  # pixels whose unwrapping error the phase closure corrected
     conncomp_labels: int = 0  # largest label of its _conncomp.tif on the grid (0: derived, none)
+    # its _conncomp.tif is one label on every pixel of the grid (no 0, no other label): MintPy 1.6.4's
+    # bridging cannot run on such an interferogram (it finds no boundary and stops with an IndexError)
+    conncomp_whole: bool = False
 
     def raster(self, suffix: str) -> Path:
         """Path of the raster window ``<name>_<suffix>.vrt`` MintPy reads."""
@@ -368,6 +371,7 @@ class Prepared:
                     valid_fraction=number(p.get("valid_fraction")),
                     closure_corrected_px=int(p.get("closure_corrected_px", 0)),
                     conncomp_labels=int(p.get("conncomp_labels", 0)),
+                    conncomp_whole=bool(p.get("conncomp_whole", False)),
                 )
                 for p in data["products"]
             ],
@@ -1080,6 +1084,7 @@ class _Pass:
     corrected_px: Dict[str, int]  # product name -> pixels corrected by phase closure
     closure_note: str  # what the phase-closure correction did or why it could not run
     components: Dict[str, int] = field(default_factory=dict)  # largest conncomp label (0: derived)
+    whole: Dict[str, bool] = field(default_factory=dict)  # one conncomp label on the whole grid
 
 
 def _allow_open_files(count: int) -> None:
@@ -1122,6 +1127,7 @@ def _window_pass(
 
     names = [i.cand.name for i in order]
     components = {name: 0 for name in names}  # the largest connected-component label of each product
+    lowest = {name: 1 << 30 for name in names}  # and its smallest label (0 where a pixel is in none)
     n = len(order)
     height, width = grid.shape
     failed: Dict[str, str] = {}
@@ -1180,7 +1186,9 @@ def _window_pass(
                 if not derived[name]:
                     labels = rows_of(name, CONNCOMP_SUFFIX, r0, r1)
                     cc_ok[k] = labels > 0
-                    components[name] = max(components[name], int(labels.max()) if labels.size else 0)
+                    if labels.size:
+                        components[name] = max(components[name], int(labels.max()))
+                        lowest[name] = min(lowest[name], int(labels.min()))
             except RuntimeError as exc:
                 failed.setdefault(name, f"it is unreadable or truncated ({exc}); download it again")
         return phase, coh, cc_ok
@@ -1287,7 +1295,8 @@ def _window_pass(
                 else ""
             )
         )
-    return _Pass(quality, {}, corrected, note, components)
+    whole = {name: not derived[name] and 0 < lowest[name] == components[name] for name in names}
+    return _Pass(quality, {}, corrected, note, components, whole)
 
 
 def remove_sidecars(folder: Path) -> List[Path]:
@@ -1785,6 +1794,7 @@ def prepare_products(
                     valid_fraction=valid_fraction,
                     closure_corrected_px=result.corrected_px.get(name, 0),
                     conncomp_labels=result.components.get(name, 0),
+                    conncomp_whole=result.whole.get(name, False),
                 )
             )
         products.sort(key=lambda p: p.name)

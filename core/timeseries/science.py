@@ -235,6 +235,17 @@ def decide(
                 if parts == 1
                 else (f"cut into {parts} parts" if parts > 1 else "of unknown shape (no scipy)")
             )
+        whole = [p for p in own if p.conncomp_whole]
+        if bridging and whole:
+            # MintPy 1.6.4's bridging stops with an IndexError (conncomp.get_all_bridge) on an interferogram
+            # whose one component fills the whole area: it finds no boundary. Small areas inside a single
+            # component of some interferograms are common, so the run goes on without bridging.
+            bridging = False
+            why += (
+                f"; but {len(whole)} of {len(prepared.products)} {'is' if len(whole) == 1 else 'are'} one component "
+                "over the whole area, where MintPy 1.6.4's bridging stops with an error (the phase closure still "
+                "corrects unwrapping errors)"
+            )
         notes["bridging"] = (
             f"Unwrapping errors between connected components (MintPy's bridging): {'on' if bridging else 'off'}, "
             f"as {why}."

@@ -195,3 +195,37 @@ def test_two_years_fit_the_annual_term_and_the_velocity_is_free_of_it(two_years)
     assert np.median(error[used]) < 2.0
     # GAMMA: no connected components of its own; the phase closure found its errors all the same
     assert {p.pair for p in two_years["prepared"].closure_corrected} == set(stack.unwrap_error_pairs)
+
+
+def test_bridging_is_left_out_where_mintpy_would_stop_on_it(tmp_path, mintpy_python: str) -> None:
+    """Most interferograms one connected component over the whole area, a few with patches of their own:
+    MintPy 1.6.4's bridging stops with an IndexError on the whole-area ones (it finds no boundary), so the
+    run must go on without it, say why, and still correct the patches by phase closure."""
+    stack = realistic_stack(
+        tmp_path / "products",
+        grid=Grid(width=64, height=48),
+        n_dates=12,
+        n_pairs=24,
+        seed=3,
+        water=False,
+        forest=False,
+        unwrap_error_pairs=3,
+        unwrap_error_regions=1,
+        unwrap_error_conncomp="separate",
+        as_zip=True,
+    )
+    result = _run(tmp_path, stack, mintpy_python)
+    prepared = result["prepared"]
+    whole = [p.name for p in prepared.products if p.conncomp_whole]
+    several = [p.name for p in prepared.products if p.conncomp_labels > 1]
+    assert whole and several  # the case MintPy's bridging cannot take
+    log = "\n".join(result["logs"])
+    assert "(MintPy's bridging): off" in log and "one component over the whole area" in log, log
+    methods = [
+        line.split("=", 1)[1].split("#")[0].strip()
+        for line in (result["work"] / "insarhub.cfg").read_text().splitlines()
+        if line.strip().startswith("mintpy.unwrapError.method")
+    ]
+    assert methods in ([], ["no"], ["auto"]), methods
+    assert sum(p.closure_corrected_px for p in prepared.products) > 0
+    assert np.isfinite(result["velocity"]).mean() > 0.9
