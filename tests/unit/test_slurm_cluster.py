@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 from insarhub_qgis.core.errors import CancelledError, ConfigurationError, MintpyNotFoundError
 from insarhub_qgis.core.mintpy_env import find_mintpy_python
-from insarhub_qgis.core.timeseries import MintpyRunError, prepare_products, run_smallbaseline, write_config
+from insarhub_qgis.core.timeseries import MintpyRunError, prepare_products, run_segments, run_smallbaseline, write_config
 from insarhub_qgis.core.timeseries.run import CLUSTER_FOLDER, ClusterJobs
 
 pytestmark = pytest.mark.slow
@@ -263,7 +263,7 @@ def test_cancel_cancels_the_slurm_workers_and_nothing_else(slurm: Slurm, mintpy_
 
         lines: list[str] = []
         with pytest.raises(CancelledError, match="cancelled during step 'invert_network'"):
-            run_smallbaseline(cfg, work, mintpy_python, log=lines.append, is_cancelled=cancel, poll_s=0.2, env=env)
+            run_segments(cfg, work, mintpy_python, log=lines.append, is_cancelled=cancel, poll_s=0.2, env=env)
         assert "ids" in recorded, "MintPy's Slurm workers never started: " + " | ".join(lines[-15:])
         ids = recorded["ids"]
         deadline = time.monotonic() + 30
@@ -339,7 +339,7 @@ def test_a_missing_jobqueue_section_is_reported_before_mintpy_starts(mintpy_pyth
     }
     started = time.monotonic()
     with pytest.raises(ConfigurationError) as error:
-        run_smallbaseline(cfg, work, mintpy_python, env=env)
+        run_segments(cfg, work, mintpy_python, env=env)
     message = str(error.value)
     assert "'jobqueue:' section with a 'slurm:' entry" in message
     assert f"{tmp_path / 'dask'}/jobqueue.yaml" in message and "cores:" in message and "memory:" in message
@@ -348,4 +348,4 @@ def test_a_missing_jobqueue_section_is_reported_before_mintpy_starts(mintpy_pyth
 
     _dask_config(tmp_path / "dask", section="pbs")  # a section, but for another cluster
     with pytest.raises(ConfigurationError, match="has no 'slurm:' entry \\(it has: pbs\\)"):
-        run_smallbaseline(cfg, work, mintpy_python, env=env)
+        run_segments(cfg, work, mintpy_python, env=env)
