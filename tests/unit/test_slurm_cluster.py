@@ -26,7 +26,13 @@ from typing import Any, Iterator
 import pytest
 from insarhub_qgis.core.errors import CancelledError, ConfigurationError, MintpyNotFoundError
 from insarhub_qgis.core.mintpy_env import find_mintpy_python
-from insarhub_qgis.core.timeseries import MintpyRunError, prepare_products, run_segments, run_smallbaseline, write_config
+from insarhub_qgis.core.timeseries import (
+    MintpyRunError,
+    prepare_products,
+    run_segments,
+    run_smallbaseline,
+    write_config,
+)
 from insarhub_qgis.core.timeseries.run import CLUSTER_FOLDER, ClusterJobs
 
 pytestmark = pytest.mark.slow
