@@ -108,6 +108,7 @@ class FilterScenesAlgorithm(InsarhubAlgorithm):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for record, geometry in kept:
             sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.Flag.FastInsert)
+        del sink  # the output is committed now, not whenever this frame goes (see select_pairs.py)
         feedback.pushInfo(f"Kept {len(kept)} of {len(rows)} footprints.")
         if not kept:
             feedback.pushWarning("No footprint passed the filters; relax the stacks, dates, months or coverage.")

@@ -197,9 +197,9 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
         rings: dict[str, list[Any]] = {}  # per stack: each footprint's ring as a flat array of doubles
         batch: list[QgsFeature] = []
 
-        def flush() -> None:
-            if batch and not sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert):
-                error = sink.lastError() if hasattr(sink, "lastError") else ""
+        def flush(target: Any) -> None:
+            if batch and not target.addFeatures(batch, QgsFeatureSink.Flag.FastInsert):
+                error = target.lastError() if hasattr(target, "lastError") else ""
                 raise QgsProcessingException(
                     "Could not write the footprints to the output"
                     + (f": {error}" if error else "")
@@ -216,11 +216,12 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             feature.setGeometry(geometry)
             batch.append(feature)
             if len(batch) >= 500:
-                flush()
+                flush(sink)
             light.append(({key: record[key] for key in _SUMMARY_KEYS}, None))
             if aoi:
                 rings.setdefault(record["stack"], []).append(array("d", [c for point in footprint.ring for c in point]))
-        flush()
+        flush(sink)
+        del sink  # the output is committed now, not whenever this frame goes (see select_pairs.py)
         if aoi:
             # One geometry per stack for its AOI coverage (summarize unions what it is given).
             from ..core.records import coverage_geometry
@@ -244,6 +245,7 @@ class SearchScenesAlgorithm(InsarhubAlgorithm):
             for summary in summaries:
                 summary_sink.addFeature(make_feature(summary_fields, summary.as_dict()), QgsFeatureSink.Flag.FastInsert)
             outputs[self.SUMMARY] = summary_id
+        del summary_sink
 
         feedback.pushInfo(f"{stats.kept} {request.processing_level} record(s) in {len(summaries)} stack(s).")
         if summaries:

@@ -161,6 +161,10 @@ class SelectPairsAlgorithm(InsarhubAlgorithm):
             record = {**pair.as_record(), "burstCount": len(pair.reference_names)}
             geometry = as_multipolygon(pair.geometry) if pair.geometry is not None and not pair.geometry.is_empty else None
             sink.addFeature(make_feature(fields, record, geometry), QgsFeatureSink.Flag.FastInsert)
+        # Close the output now. QGIS commits a GeoPackage sink when the sink object is deleted; on QGIS
+        # 3.40 (Python 3.13) something the plot below imports kept this frame alive after the run, and
+        # qgis_process left a GeoPackage without its table (the demo on Debian 13).
+        del sink
 
         outputs: dict[str, Any] = {
             self.OUTPUT: dest_id,

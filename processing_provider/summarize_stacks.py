@@ -64,6 +64,7 @@ class SummarizeStacksAlgorithm(InsarhubAlgorithm):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for summary in summaries:
             sink.addFeature(make_feature(fields, summary.as_dict()), QgsFeatureSink.Flag.FastInsert)
+        del sink  # the output is committed now, not whenever this frame goes (see select_pairs.py)
         if summaries:
             feedback.pushInfo(core_stacks.format_summary(summaries))
         else:
