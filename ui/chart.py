@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 from qgis.PyQt.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
@@ -32,6 +33,11 @@ COLOURS = [
 
 
 CSV_COLUMNS = ["point", "component", "x", "y", "crs", "date", "displacement_mm", "fit_mm", "velocity_mm_per_year"]
+
+
+def _tick_width(limits: tuple[float, float]) -> int:
+    """Characters of the widest y tick label the limits can give (its margin must fit it)."""
+    return max(len(f"{value:.0f}") for value in limits) + 2
 
 
 class TimeSeriesChart(QWidget):
@@ -61,7 +67,15 @@ class TimeSeriesChart(QWidget):
     def add_series(self, series: PixelSeries) -> str:
         """Add a pixel; returns its colour (for its marker on the map)."""
         self.series.append(series)
-        self.redraw()
+        axes = self.figure.axes[0] if len(self.series) > 1 and self.figure.axes else None
+        if axes is None:
+            self.redraw()
+        else:
+            # Only the new pixel's lines on the axes already there: rebuilding the axes and their layout
+            # for every click was most of the click-to-chart time (bench/bench_chart.py).
+            self._plot(axes, len(self.series) - 1, series)
+            self._finish(axes)
+            self.canvas.draw_idle()
         return self.colour(len(self.series) - 1)
 
     def clear(self) -> None:
@@ -69,12 +83,10 @@ class TimeSeriesChart(QWidget):
         self.redraw()
 
     def redraw(self) -> None:
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
+        """Draw every pixel anew (the first pixel, after Clear)."""
         self.figure.clear()
         axes = self.figure.add_subplot(111)
         axes.set_xlabel(tr("Date"))
-        axes.set_ylabel(tr("Displacement (mm)") if self.components else tr("LOS displacement (mm)"))
         axes.axhline(0, color="#999999", linewidth=0.6)
         axes.grid(True, linewidth=0.3)
         if not self.series:
@@ -88,39 +100,50 @@ class TimeSeriesChart(QWidget):
                 color="#777777",
             )
         for index, series in enumerate(self.series):
-            colour = self.colour(index)
-            rate = (
-                tr("no fit")
-                if series.velocity_mm_per_year is None
-                else f"{series.velocity_mm_per_year:+.1f} mm/yr"
+            self._plot(axes, index, series)
+        self._finish(axes, layout=True)
+        self.canvas.draw_idle()
+
+    def _plot(self, axes: Any, index: int, series: PixelSeries) -> None:
+        """One pixel's lines: its LOS displacement and fit, and its vertical and east where decomposed."""
+        colour = self.colour(index)
+        rate = tr("no fit") if series.velocity_mm_per_year is None else f"{series.velocity_mm_per_year:+.1f} mm/yr"
+        components = series.extra.get("components", [])
+        velocities = series.extra.get("decomposed_mm_yr", {})
+        label = f"{series.label} LOS ({rate})" if components or velocities else f"{series.label} ({rate})"
+        if velocities and not components:
+            label += "; " + ", ".join(f"{tr(k)} {v:+.1f}" for k, v in velocities.items()) + " mm/yr"
+        axes.plot(series.dates, series.values_mm, "o-", color=colour, markersize=3, linewidth=0.8, label=label)
+        if series.velocity_mm_per_year is not None:
+            axes.plot(series.dates, series.fitted(), "--", color=colour, linewidth=1.0)
+        # Vertical and east from a decomposition of two stacks: the same colour, their own markers.
+        for component, style in zip(components, ("^-.", "s:")):
+            rate = "" if component.velocity_mm_per_year is None else f" ({component.velocity_mm_per_year:+.1f} mm/yr)"
+            axes.plot(
+                component.dates,
+                component.values_mm,
+                style,
+                color=colour,
+                markersize=3,
+                linewidth=0.8,
+                label=f"{series.label} {component.label}{rate}",
             )
-            components = series.extra.get("components", [])
-            velocities = series.extra.get("decomposed_mm_yr", {})
-            label = f"{series.label} LOS ({rate})" if components or velocities else f"{series.label} ({rate})"
-            if velocities and not components:
-                label += "; " + ", ".join(f"{tr(k)} {v:+.1f}" for k, v in velocities.items()) + " mm/yr"
-            axes.plot(series.dates, series.values_mm, "o-", color=colour, markersize=3, linewidth=0.8, label=label)
-            if series.velocity_mm_per_year is not None:
-                axes.plot(series.dates, series.fitted(), "--", color=colour, linewidth=1.0)
-            # Vertical and east from a decomposition of two stacks: the same colour, their own markers.
-            for component, style in zip(components, ("^-.", "s:")):
-                rate = "" if component.velocity_mm_per_year is None else f" ({component.velocity_mm_per_year:+.1f} mm/yr)"
-                axes.plot(
-                    component.dates,
-                    component.values_mm,
-                    style,
-                    color=colour,
-                    markersize=3,
-                    linewidth=0.8,
-                    label=f"{series.label} {component.label}{rate}",
-                )
+
+    def _finish(self, axes: Any, layout: bool = False) -> None:
+        """Label, legend and date axis for what is drawn; the margins again where the tick labels grew."""
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        before = _tick_width(axes.get_ylim())
+        axes.set_ylabel(tr("Displacement (mm)") if self.components else tr("LOS displacement (mm)"))
         if self.series:
+            axes.relim()
+            axes.autoscale_view()
             axes.legend(fontsize="x-small", loc="best")
             locator = AutoDateLocator(maxticks=6)
             axes.xaxis.set_major_locator(locator)
             axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        self.figure.tight_layout()
-        self.canvas.draw_idle()
+        if layout or _tick_width(axes.get_ylim()) > before:
+            self.figure.tight_layout()
 
     def rows(self) -> list[dict[str, object]]:
         """The chart's data, one row per pixel and date (the CSV's rows)."""

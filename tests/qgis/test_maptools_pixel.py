@@ -116,6 +116,10 @@ def test_clicking_pixels_charts_them_and_exports_csv_and_png(dock, displacement,
     lines = chart.figure.axes[0].get_lines()
     assert len(lines) == 1 + 2 * 2  # the zero line, then data and fit per pixel
     assert "mm/yr" in chart.figure.axes[0].get_legend().get_texts()[0].get_text()
+    # The second pixel is added to the axes already drawn: in the legend, and inside the limits.
+    assert [t.get_text()[:2] for t in chart.figure.axes[0].get_legend().get_texts()] == ["P1", "P2"]
+    low, high = chart.figure.axes[0].get_ylim()
+    assert low <= np.nanmin(chart.series[1].values_mm) and high >= np.nanmax(chart.series[1].values_mm)
 
     csv_path = dock.export_chart_csv(str(tmp_path / "pixels.csv"))
     with open(csv_path, newline="", encoding="utf-8") as handle:
