@@ -46,6 +46,12 @@ def ensure_chain_group(project: QgsProject, chain: Any) -> QgsLayerTreeGroup:
     return group
 
 
+def parent_group(project: QgsProject, layer: QgsMapLayer | None) -> QgsLayerTreeGroup | None:
+    """The layer-tree node holding ``layer`` (the root for a top-level layer; None when not in the tree)."""
+    node = project.layerTreeRoot().findLayer(layer.id()) if layer is not None else None
+    return node.parent() if node is not None else None
+
+
 def unique_name(project: QgsProject, name: str, mine: QgsLayerTreeGroup | None = None) -> str:
     root = project.layerTreeRoot()
     candidate, number = name, 1

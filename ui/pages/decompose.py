@@ -20,7 +20,7 @@ from qgis.PyQt.QtWidgets import QListWidgetItem
 from ...processing_provider.raster_styling import TIMESERIES_ROLE
 from ...processing_provider.styling import ROLE_PROPERTY, groups_with_role
 from ..aoi import extent_text
-from ..layers import place_group, zoom_to
+from ..layers import parent_group, place_group, zoom_to
 from ..workspace import find_layer, normalised
 from .base import BasePage
 
@@ -210,10 +210,7 @@ class DecomposePage(BasePage):
             self.decomposeResult.setText(error)
             return
         vertical = find_layer(str(results.get("VERTICAL", "")))
-        group = None
-        if vertical is not None:
-            node = self.project.layerTreeRoot().findLayer(vertical.id())
-            group = node.parent() if node is not None else None
+        group = parent_group(self.project, vertical)
         if group is not None and group is not self.project.layerTreeRoot():
             group.setCustomProperty(ROLE_PROPERTY, DECOMPOSITION_ROLE)
             sources = {normalised(str(results[k])): k for k in (*OUTPUTS, *DISPLACEMENT_OUTPUTS) if results.get(k)}

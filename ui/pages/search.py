@@ -20,7 +20,7 @@ from qgis.core import (
 )
 
 from ..aoi import AoiController
-from ..layers import unique_name
+from ..layers import parent_group, unique_name
 from ..widgets import DateField
 from ..workspace import find_layer
 from .base import BasePage
@@ -232,8 +232,7 @@ class SearchPage(BasePage):
             return
         chain.search.update({"count": count, "stacks": self._stack_names(chain)})
         footprints = find_layer(self.workspace.path(chain.search["footprints"]), subset="")
-        node = self.project.layerTreeRoot().findLayer(footprints.id()) if footprints is not None else None
-        group = node.parent() if node is not None else None
+        group = parent_group(self.project, footprints)
         if group is not None and group is not self.project.layerTreeRoot():
             group.setName(unique_name(self.project, chain.label, group))
             chain.group = group.name()

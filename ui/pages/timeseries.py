@@ -45,7 +45,7 @@ from ...processing_provider.qt_compat import qgis_enum
 from ...processing_provider.raster_styling import TIMESERIES_ROLE
 from ...processing_provider.styling import ROLE_PROPERTY
 from .. import temporal
-from ..layers import place_group, zoom_to
+from ..layers import parent_group, place_group, zoom_to
 from ..maptools import PixelSeriesTool, PointPickTool, format_point, parse_point, read_pixel_series
 from ..workspace import find_layer, is_temporary, normalised, product_names
 from .base import BasePage
@@ -473,10 +473,7 @@ class TimeseriesPage(BasePage):
             self.tsResult.setText(error)
             return
         velocity = find_layer(str(results.get("VELOCITY", "")))
-        group = None
-        if velocity is not None:
-            node = self.project.layerTreeRoot().findLayer(velocity.id())
-            group = node.parent() if node is not None else None
+        group = parent_group(self.project, velocity)
         stack = ", ".join((chain.pairs or {}).get("stacks", [])) if chain is not None else ""
         name = self.tr("Time series {stack} · {when}").format(stack=stack, when=dt.datetime.now().strftime("%Y-%m-%d %H:%M")).replace("  ", " ")
         if group is not None and chain is not None and group.customProperty(ROLE_PROPERTY) == TIMESERIES_ROLE:
