@@ -59,52 +59,65 @@ class TimeSeriesChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
         self.series: list[PixelSeries] = []
+        self._artists: list[list[Any]] = []  # each pixel's lines, in the order of ``series``
+        self._hint: Any = None
+        self._dated = False  # the x axis has its date locator and formatter
+        self._layout_ticks = 0  # the widest y tick label the margins were laid out for
         self.redraw()
 
     def colour(self, index: int) -> str:
         return COLOURS[index % len(COLOURS)]
 
     def add_series(self, series: PixelSeries) -> str:
-        """Add a pixel; returns its colour (for its marker on the map)."""
+        """Add a pixel; returns its colour (for its marker on the map).
+
+        Only the new pixel's lines go on the axes already drawn, after Clear too: rebuilding the axes, their
+        ticks and their layout for every click was most of the click-to-chart time (bench/bench_chart_redraw.py).
+        """
         self.series.append(series)
-        axes = self.figure.axes[0] if len(self.series) > 1 and self.figure.axes else None
-        if axes is None:
-            self.redraw()
-        else:
-            # Only the new pixel's lines on the axes already there: rebuilding the axes and their layout
-            # for every click was most of the click-to-chart time (bench/bench_chart.py).
-            self._plot(axes, len(self.series) - 1, series)
-            self._finish(axes)
-            self.canvas.draw_idle()
+        axes = self.figure.axes[0]
+        self._hint.set_visible(False)
+        self._artists.append(self._plot(axes, len(self.series) - 1, series))
+        self._finish(axes)
+        self.canvas.draw_idle()
         return self.colour(len(self.series) - 1)
 
     def clear(self) -> None:
+        """No pixels: their lines and the legend go; the axes stay as they were, with the hint."""
         self.series = []
-        self.redraw()
+        axes = self.figure.axes[0]
+        for artists in self._artists:
+            for artist in artists:
+                artist.remove()
+        self._artists = []
+        if axes.get_legend() is not None:
+            axes.get_legend().remove()
+        self._hint.set_visible(True)
+        self.canvas.draw_idle()
 
     def redraw(self) -> None:
-        """Draw every pixel anew (the first pixel, after Clear)."""
+        """Build the figure anew and draw every pixel on it (the chart's start)."""
         self.figure.clear()
         axes = self.figure.add_subplot(111)
         axes.set_xlabel(tr("Date"))
         axes.axhline(0, color="#999999", linewidth=0.6)
         axes.grid(True, linewidth=0.3)
-        if not self.series:
-            axes.text(
-                0.5,
-                0.5,
-                tr("Click pixels on the map"),
-                ha="center",
-                va="center",
-                transform=axes.transAxes,
-                color="#777777",
-            )
-        for index, series in enumerate(self.series):
-            self._plot(axes, index, series)
+        self._hint = axes.text(
+            0.5,
+            0.5,
+            tr("Click pixels on the map"),
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+            color="#777777",
+            visible=not self.series,
+        )
+        self._dated = False
+        self._artists = [self._plot(axes, index, series) for index, series in enumerate(self.series)]
         self._finish(axes, layout=True)
         self.canvas.draw_idle()
 
-    def _plot(self, axes: Any, index: int, series: PixelSeries) -> None:
+    def _plot(self, axes: Any, index: int, series: PixelSeries) -> list[Any]:
         """One pixel's lines: its LOS displacement and fit, and its vertical and east where decomposed."""
         colour = self.colour(index)
         rate = tr("no fit") if series.velocity_mm_per_year is None else f"{series.velocity_mm_per_year:+.1f} mm/yr"
@@ -113,13 +126,13 @@ class TimeSeriesChart(QWidget):
         label = f"{series.label} LOS ({rate})" if components or velocities else f"{series.label} ({rate})"
         if velocities and not components:
             label += "; " + ", ".join(f"{tr(k)} {v:+.1f}" for k, v in velocities.items()) + " mm/yr"
-        axes.plot(series.dates, series.values_mm, "o-", color=colour, markersize=3, linewidth=0.8, label=label)
+        artists = axes.plot(series.dates, series.values_mm, "o-", color=colour, markersize=3, linewidth=0.8, label=label)
         if series.velocity_mm_per_year is not None:
-            axes.plot(series.dates, series.fitted(), "--", color=colour, linewidth=1.0)
+            artists += axes.plot(series.dates, series.fitted(), "--", color=colour, linewidth=1.0)
         # Vertical and east from a decomposition of two stacks: the same colour, their own markers.
         for component, style in zip(components, ("^-.", "s:")):
             rate = "" if component.velocity_mm_per_year is None else f" ({component.velocity_mm_per_year:+.1f} mm/yr)"
-            axes.plot(
+            artists += axes.plot(
                 component.dates,
                 component.values_mm,
                 style,
@@ -128,22 +141,30 @@ class TimeSeriesChart(QWidget):
                 linewidth=0.8,
                 label=f"{series.label} {component.label}{rate}",
             )
+        return artists
 
     def _finish(self, axes: Any, layout: bool = False) -> None:
-        """Label, legend and date axis for what is drawn; the margins again where the tick labels grew."""
+        """Label, legend and date axis for what is drawn; the margins again where the tick labels grew
+        (or the date axis came). The date locator is set once per axes: setting it again would make
+        matplotlib build every tick anew at the next draw."""
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
-        before = _tick_width(axes.get_ylim())
-        axes.set_ylabel(tr("Displacement (mm)") if self.components else tr("LOS displacement (mm)"))
+        ylabel = tr("Displacement (mm)") if self.components else tr("LOS displacement (mm)")
+        if axes.get_ylabel() != ylabel:
+            axes.set_ylabel(ylabel)
         if self.series:
             axes.relim()
             axes.autoscale_view()
             axes.legend(fontsize="x-small", loc="best")
-            locator = AutoDateLocator(maxticks=6)
-            axes.xaxis.set_major_locator(locator)
-            axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        if layout or _tick_width(axes.get_ylim()) > before:
+            if not self._dated:
+                locator = AutoDateLocator(maxticks=6)
+                axes.xaxis.set_major_locator(locator)
+                axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+                self._dated = layout = True
+        ticks = _tick_width(axes.get_ylim())
+        if layout or ticks > self._layout_ticks:
             self.figure.tight_layout()
+            self._layout_ticks = ticks
 
     def rows(self) -> list[dict[str, object]]:
         """The chart's data, one row per pixel and date (the CSV's rows)."""

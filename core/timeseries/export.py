@@ -280,6 +280,11 @@ def displacement_layout(width: int, height: int) -> Dict[str, object]:
       until the smaller side is under 256 pixels) keep a zoomed-out frame-sized view cheap. Pixel
       interleaving would put every date in each block: a click reads one block, but drawing one date decodes
       all of them, and building overviews decodes the whole file once per band.
+    * Not compressed: in blocks of 1 KB, DEFLATE saves 3-18 % of a displacement cube (noisy floats; the
+      NaN areas are what it saves) and makes writing it about 10 times slower (a frame: minutes, a large
+      share of ``runtimeseries`` beyond MintPy's own time; measured by ``bench/bench_chart.py``). Blocks that
+      are all NaN are left out of the file instead (``SPARSE_OK``), which is most of that saving; reading
+      such a block gives NaN.
     """
     factors: List[int] = []
     factor = 2
@@ -289,12 +294,11 @@ def displacement_layout(width: int, height: int) -> Dict[str, object]:
     block = DISPLACEMENT_BLOCK_PX
     return {
         "options": [
-            "COMPRESS=DEFLATE",
-            "PREDICTOR=3",
             "TILED=YES",
             f"BLOCKXSIZE={block}",
             f"BLOCKYSIZE={block}",
             "INTERLEAVE=BAND",
+            "SPARSE_OK=TRUE",
             "BIGTIFF=IF_SAFER",
         ],
         "overview_factors": factors,
@@ -302,15 +306,11 @@ def displacement_layout(width: int, height: int) -> Dict[str, object]:
 
 
 def _build_overviews(dataset: object, factors: Sequence[int]) -> None:
-    """Internal overviews (AVERAGE, NaN ignored), deflate-compressed in blocks of
-    :data:`DISPLACEMENT_OVERVIEW_BLOCK_PX`."""
+    """Internal overviews (AVERAGE, NaN ignored) in blocks of :data:`DISPLACEMENT_OVERVIEW_BLOCK_PX`,
+    not compressed, as the full resolution (:func:`displacement_layout`)."""
     from osgeo import gdal
 
-    settings = {
-        "GDAL_TIFF_OVR_BLOCKSIZE": str(DISPLACEMENT_OVERVIEW_BLOCK_PX),
-        "COMPRESS_OVERVIEW": "DEFLATE",
-        "PREDICTOR_OVERVIEW": "3",
-    }
+    settings = {"GDAL_TIFF_OVR_BLOCKSIZE": str(DISPLACEMENT_OVERVIEW_BLOCK_PX)}
     old = {key: gdal.GetThreadLocalConfigOption(key, None) for key in settings}
     for key, value in settings.items():
         gdal.SetThreadLocalConfigOption(key, value)
