@@ -1211,10 +1211,10 @@ def _window_pass(
         del sample
     if failed:
         return _Pass(None, failed, {}, "")
-    offsets = np.zeros(n)
+    typical = np.zeros(n)  # each interferogram's median phase (the window offsets above are another thing)
     for k in range(n):
         ok = (s_phase[k] != 0) & np.isfinite(s_phase[k])
-        offsets[k] = float(np.median(s_phase[k][ok])) if ok.any() else 0.0
+        typical[k] = float(np.median(s_phase[k][ok])) if ok.any() else 0.0
     note = ""
     if corrector is not None:
         if corrector.n_triangles == 0:
@@ -1264,7 +1264,7 @@ def _window_pass(
                 cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
                 corrected[name] += int(np.count_nonzero(kept))
                 phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
-        quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, offsets)
+        quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, typical)
         del phase, coh, cc_ok
         progress(100.0 * r1 / height)
     datasets.clear()

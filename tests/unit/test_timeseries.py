@@ -77,6 +77,26 @@ def test_parse_real_product_names(fixture: str, job_type: str, orbit) -> None:
 
 
 # -------------------------------------------------------------------------------------- prepare
+def test_a_stack_too_big_for_one_block_is_prepared_block_by_block_as_in_one(tmp_path: Path, monkeypatch) -> None:
+    """A frame-sized stack does not fit in one block of rows: its windows are read, checked and corrected
+    block by block (rows plus a halo for the closure's neighbourhood). The result must be the one block's."""
+    from insarhub_qgis.core.timeseries import prepare as prepare_module
+
+    _small_stack(tmp_path / "products", as_zip=True, max_offset_px=3)
+    whole = prepare_products(tmp_path / "products", tmp_path / "whole")
+    # 10 interferograms of about 94 px: 8 rows per block (the least), so 12 blocks and a sample of rows
+    monkeypatch.setitem(prepare_module._window_pass.__kwdefaults__, "block_bytes", 1)
+    blocks = prepare_products(tmp_path / "products", tmp_path / "blocks")
+
+    assert blocks.grid == whole.grid and blocks.pairs == whole.pairs
+    assert [p.closure_corrected_px for p in blocks.products] == [p.closure_corrected_px for p in whole.products]
+    assert sum(p.closure_corrected_px for p in blocks.products) > 0  # the stack's unwrapping error was found
+    for one, other in zip(blocks.products, whole.products):
+        assert np.array_equal(_read(one.raster("unw_phase")), _read(other.raster("unw_phase")))
+        assert one.mean_coherence == pytest.approx(other.mean_coherence, rel=1e-6)
+        assert one.valid_fraction == pytest.approx(other.valid_fraction, rel=1e-9)
+
+
 def test_common_grid_keeps_the_pixel_lattice(tmp_path: Path) -> None:
     stack = _small_stack(tmp_path / "products", as_zip=True, max_offset_px=3)
     assert len({(g.origin_x, g.origin_y, g.width, g.height) for g in stack.product_grids}) > 1
