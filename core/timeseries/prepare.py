@@ -38,6 +38,7 @@ import shutil
 import stat
 import zipfile
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -1119,7 +1120,8 @@ def _window_pass(
     closure of triangles (:mod:`.closure`), writing the whole cycles of each corrected interferogram beside
     its window (``<name>.unwrap_cycles.tif``, mostly zeros) and making its ``_unw_phase.vrt`` add them.
 
-    Time is linear in the number of products; memory about ``block_bytes`` plus a few grid-sized arrays.
+    Time is linear in the number of products; memory about twice ``block_bytes`` (the block being corrected
+    and the next one, read meanwhile) plus a few grid-sized arrays.
     """
     from osgeo import gdal
 
@@ -1233,40 +1235,54 @@ def _window_pass(
     corrected = {name: 0 for name in names}
     cycles_ds: Dict[str, object] = {}
     driver = gdal.GetDriverByName("GTiff")
-    for r0 in range(0, height, rows_per_block):
-        check_cancel()
-        r1 = min(height, r0 + rows_per_block)
-        h0, h1 = max(0, r0 - halo), min(height, r1 + halo)
-        phase, coh, cc_ok = whole if whole is not None else read_block(h0, h1)
-        whole = None
-        if failed:
-            return _Pass(None, failed, {}, "")
-        inner = slice(r0 - h0, r0 - h0 + (r1 - r0))
-        if corrector is not None:
-            cycles = corrector.solve(phase.reshape(n, -1), coh.reshape(n, -1), shape=phase.shape[1:]).cycles
-            cycles = cycles.reshape(phase.shape)
-            for k in np.nonzero(cycles.any(axis=(1, 2)))[0]:
-                kept = corrector.majority(cycles[k], phase[k] != 0)[inner]
-                if not kept.any():
-                    continue
-                name = names[k]
-                if name not in cycles_ds:
-                    cycles_ds[name] = driver.Create(
-                        str(folders[name] / f"{name}.unwrap_cycles.tif"),
-                        width,
-                        height,
-                        1,
-                        gdal.GDT_Int16,
-                        ["COMPRESS=DEFLATE", "TILED=YES", "SPARSE_OK=TRUE"],
-                    )
-                    cycles_ds[name].SetGeoTransform(grid.geotransform)
-                    cycles_ds[name].SetProjection(grid.crs_wkt)
-                cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
-                corrected[name] += int(np.count_nonzero(kept))
-                phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
-        quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, typical)
-        del phase, coh, cc_ok
-        progress(100.0 * r1 / height)
+    blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
+
+    def with_halo(r0: int, r1: int) -> Tuple[int, int]:
+        return max(0, r0 - halo), min(height, r1 + halo)
+
+    # While a block is corrected, the next one is read in a thread (GDAL decodes it outside Python's lock):
+    # on a frame-sized stack reading and correcting overlap on two cores. Only that thread reads the
+    # datasets meanwhile; at most two blocks are in memory. Leaving (a failure, a cancel) waits for its read.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insarhub-windows") as reader:
+        pending = None if whole is not None else reader.submit(read_block, *with_halo(*blocks[0]))
+        for index, (r0, r1) in enumerate(blocks):
+            check_cancel()
+            h0, h1 = with_halo(r0, r1)
+            if pending is None:
+                phase, coh, cc_ok = whole
+                whole = None
+            else:
+                phase, coh, cc_ok = pending.result()
+                following = blocks[index + 1] if index + 1 < len(blocks) else None
+                pending = reader.submit(read_block, *with_halo(*following)) if following else None
+            if failed:
+                return _Pass(None, failed, {}, "")
+            inner = slice(r0 - h0, r0 - h0 + (r1 - r0))
+            if corrector is not None:
+                cycles = corrector.solve(phase.reshape(n, -1), coh.reshape(n, -1), shape=phase.shape[1:]).cycles
+                cycles = cycles.reshape(phase.shape)
+                for k in np.nonzero(cycles.any(axis=(1, 2)))[0]:
+                    kept = corrector.majority(cycles[k], phase[k] != 0)[inner]
+                    if not kept.any():
+                        continue
+                    name = names[k]
+                    if name not in cycles_ds:
+                        cycles_ds[name] = driver.Create(
+                            str(folders[name] / f"{name}.unwrap_cycles.tif"),
+                            width,
+                            height,
+                            1,
+                            gdal.GDT_Int16,
+                            ["COMPRESS=DEFLATE", "TILED=YES", "SPARSE_OK=TRUE"],
+                        )
+                        cycles_ds[name].SetGeoTransform(grid.geotransform)
+                        cycles_ds[name].SetProjection(grid.crs_wkt)
+                    cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
+                    corrected[name] += int(np.count_nonzero(kept))
+                    phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
+            quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, typical)
+            del phase, coh, cc_ok
+            progress(100.0 * r1 / height)
     datasets.clear()
     for name, ds in cycles_ds.items():
         ds.FlushCache()
