@@ -3,8 +3,9 @@
 The dock's chart (``ui/chart.py``, matplotlib in a Qt canvas of 450 x 300 px) with a pixel of ``--dates``
 dates (and its linear fit), clicked as a user does: Clear, then three pixels, ``--rounds`` times. Before:
 every click rebuilt the figure (new axes, every pixel plotted again, ``tight_layout``), which is what
-``TimeSeriesChart.redraw`` still does for the first pixel and after Clear; now: a click adds its pixel's
-lines to the axes already drawn (``add_series``). Both end with the canvas drawn at once (what
+``TimeSeriesChart.redraw`` still does when the chart is made; now: a click adds its pixel's lines to the
+axes already drawn (``add_series``), after Clear too (Clear removes the lines and keeps the axes, whose
+date locator is set once). Both end with the canvas drawn at once (what
 ``draw_idle`` schedules). The two are interleaved, round by round, in one process.
 
 Run: ``.venv/bin/python bench/bench_chart_redraw.py`` (about a minute). ``bench_chart.py`` measures the
@@ -77,7 +78,7 @@ def main() -> int:
         before, now = times["before"][number], times["now"][number]
         rows.append(
             [
-                f"pixel {number}" + (" (after Clear: the whole chart is drawn either way)" if number == 1 else ""),
+                f"pixel {number}" + (" (the first after Clear)" if number == 1 else ""),
                 f"{pct(before, 50):.0f}",
                 f"{pct(before, 95):.0f}",
                 f"{pct(now, 50):.0f}",
