@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
-from qgis.core import QgsFeatureSource, QgsProcessingException
+from qgis.core import QgsFeatureSource, QgsProcessingException, QgsVectorLayer
 
 
 def check_footprint_fields(source: QgsFeatureSource, needed: Sequence[str]) -> None:
@@ -19,7 +20,19 @@ def check_footprint_fields(source: QgsFeatureSource, needed: Sequence[str]) -> N
 
 
 def footprint_source(algorithm: Any, parameters: dict, name: str, context: Any, needed: Sequence[str]) -> QgsFeatureSource:
-    """The feature source of parameter ``name``, refused unless it has the ``needed`` fields."""
+    """The feature source of parameter ``name``, refused unless it has the ``needed`` fields.
+
+    A file path (what the dock passes) is opened here, as a layer of this thread's own: Processing would
+    first look for a project layer with that source and hand the algorithm's thread the map's own layer,
+    read while the main thread draws and restyles it (the dock's tests crashed there, rarely, in the main
+    thread while a filter read the search's footprints).
+    """
+    value = parameters.get(name)
+    if isinstance(value, str) and os.path.isfile(value.split("|", 1)[0]):
+        own = QgsVectorLayer(value, "footprints", "ogr")
+        if own.isValid():
+            check_footprint_fields(own, needed)
+            return own
     source = algorithm.parameterAsSource(parameters, name, context)
     if source is None:
         raise QgsProcessingException(algorithm.invalidSourceError(parameters, name))
