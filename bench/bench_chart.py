@@ -126,9 +126,9 @@ def file_bands(path: Path) -> Tuple[List[str], Callable[[], Iterator], Tuple[int
     return dates, bands, grid, (dataset.GetGeoTransform(), dataset.GetProjection())
 
 
-def write_layouts(args: argparse.Namespace, folder: Path) -> Tuple[Dict[str, Dict[str, Any]], List[str]]:
-    """The displacement in each layout, with the plugin's writer; write time and size of each."""
-    from insarhub_qgis.core.timeseries.export import _write_geotiff, displacement_layout
+def displacement_source(args: argparse.Namespace) -> Tuple[List[str], Callable[[], Iterator], Any]:
+    """Dates, a generator of bands and the grid of the displacement to write: the bands of ``--from``, or
+    synthetic ones of ``--width`` x ``--height`` x ``--dates`` on a UTM grid of 80 m."""
     from insarhub_qgis.core.timeseries.prepare import PreparedGrid
     from osgeo import osr
 
@@ -141,7 +141,15 @@ def write_layouts(args: argparse.Namespace, folder: Path) -> Tuple[Dict[str, Dic
         srs = osr.SpatialReference()
         srs.ImportFromEPSG(32611)
         geotransform, wkt, epsg = (440000.0, 80.0, 0.0, 3880000.0, 0.0, -80.0), srs.ExportToWkt(), 32611
-    grid = PreparedGrid(tuple(geotransform), wkt, epsg, width, height)
+    return dates, bands, PreparedGrid(tuple(geotransform), wkt, epsg, width, height)
+
+
+def write_layouts(args: argparse.Namespace, folder: Path) -> Tuple[Dict[str, Dict[str, Any]], List[str]]:
+    """The displacement in each layout, with the plugin's writer; write time and size of each."""
+    from insarhub_qgis.core.timeseries.export import _write_geotiff, displacement_layout
+
+    dates, bands, grid = displacement_source(args)
+    width, height = grid.width, grid.height
     layouts: Dict[str, Dict[str, Any]] = {
         "now": {
             "label": "now: band interleaved, 16 x 16 blocks, overviews (`displacement_layout`)",

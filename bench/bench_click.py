@@ -67,19 +67,10 @@ def parse_args() -> argparse.Namespace:
 def write_files(args: argparse.Namespace, folder: Path) -> Dict[str, Dict[str, Any]]:
     """The displacement written by the plugin's writer, as now and with DEFLATE; seconds and bytes of each."""
     from insarhub_qgis.core.timeseries.export import _write_geotiff, displacement_layout
-    from insarhub_qgis.core.timeseries.prepare import PreparedGrid
-    from osgeo import gdal, osr
+    from osgeo import gdal
 
-    if args.source:
-        dates, bands, (width, height), (geotransform, wkt) = bench_chart.file_bands(args.source)
-        epsg = None
-    else:
-        width, height = args.width, args.height
-        dates, bands = bench_chart.synthetic_bands(width, height, args.dates)
-        srs = osr.SpatialReference()
-        srs.ImportFromEPSG(32611)
-        geotransform, wkt, epsg = (440000.0, 80.0, 0.0, 3880000.0, 0.0, -80.0), srs.ExportToWkt(), 32611
-    grid = PreparedGrid(tuple(geotransform), wkt, epsg, width, height)
+    dates, bands, grid = bench_chart.displacement_source(args)
+    width, height = grid.width, grid.height
     now = displacement_layout(width, height)
     files: Dict[str, Dict[str, Any]] = {
         "now": {"label": "now: not compressed, all-NaN blocks left out", "kwargs": now, "config": {}},
