@@ -115,9 +115,13 @@ class ClosureCorrector:
     def _usable(self, phase: np.ndarray, coherence: np.ndarray | None) -> np.ndarray:
         ok = np.isfinite(phase) & (phase != 0.0)
         if coherence is not None:
-            ok &= np.nan_to_num(coherence, nan=0.0) >= self.min_coherence
+            ok &= coherence >= self.min_coherence  # NaN compares False: not coherent
         a, b, c = self.tri[:, 0], self.tri[:, 1], self.tri[:, 2]
         return ok[a] & ok[b] & ok[c]
+
+    def usable_pixels(self, phase: np.ndarray, coherence: np.ndarray | None = None) -> np.ndarray:
+        """How many pixels of ``(interferograms, pixels)`` each triangle can be judged on."""
+        return self._usable(phase, coherence).sum(axis=1)
 
     def fit_constants(self, phase: np.ndarray, coherence: np.ndarray | None = None) -> None:
         """Estimate each triangle's constant from a sample ``(interferograms, pixels)`` of the grid."""
@@ -159,7 +163,7 @@ class ClosureCorrector:
             return ClosureResult(cycles, np.zeros(n_pix, dtype=bool))
         ok = np.isfinite(phase) & (phase != 0.0)
         if coherence is not None:
-            ok &= np.nan_to_num(coherence, nan=0.0) >= self.min_coherence
+            ok &= coherence >= self.min_coherence  # NaN compares False: not coherent
         z = np.zeros((self.n_triangles, n_pix), dtype=np.int8)
         usable = np.zeros((self.n_triangles, n_pix), dtype=bool)
         for t, (ab, bc, ac) in enumerate(self.tri):  # one triangle at a time: memory of a few rows
@@ -177,23 +181,32 @@ class ClosureCorrector:
         if bad.size == 0:
             return ClosureResult(cycles, checked)
         key = np.concatenate([z[:, bad], usable[:, bad].astype(np.int8)], axis=0)
-        patterns, inverse, counts = np.unique(key, axis=1, return_inverse=True, return_counts=True)
-        inverse = np.asarray(inverse).reshape(-1)
+        patterns, inverse, counts = _unique_columns(key)
         n_tri = self.n_triangles
         fixes = np.zeros((n_ifg, patterns.shape[1]), dtype=np.int8)
+        harder: List[int] = []  # patterns left to the least-L1 correction, solved together below
         for j in np.nonzero(counts >= self.min_pixels)[0]:
             solution = self._solve_pattern(
                 patterns[:n_tri, j].astype(np.int64), patterns[n_tri:, j].astype(bool)
             )
-            if solution:
+            if solution is _LEAST_L1:
+                harder.append(int(j))
+            elif solution:
                 for k, value in solution.items():
                     fixes[k, j] = value
+        solutions = self._l1_patterns(
+            [patterns[:n_tri, j].astype(np.int64) for j in harder], [patterns[n_tri:, j].astype(bool) for j in harder]
+        )
+        for j, solution in zip(harder, solutions):
+            for k, value in (solution or {}).items():
+                fixes[k, j] = value
         cycles[:, bad] = fixes[:, inverse]
         return ClosureResult(cycles, checked)
 
-    def _solve_pattern(self, z: np.ndarray, known: np.ndarray) -> Dict[int, int] | None:
+    def _solve_pattern(self, z: np.ndarray, known: np.ndarray) -> Dict[int, int] | None | object:
         """The unique smallest correction ``{interferogram: cycles}`` closing every known triangle of a
-        pattern ``z`` (whole cycles per triangle), or None (none found, or not unique)."""
+        pattern ``z`` (whole cycles per triangle), or None (none found, or not unique), or
+        :data:`_LEAST_L1` when it has more errors than the exhaustive search tries (:meth:`_l1_patterns`)."""
         wrong = np.nonzero(z != 0)[0]
         if wrong.size == 0 or wrong.size > self.max_open:
             return None
@@ -234,43 +247,70 @@ class ClosureCorrector:
                 return {int(candidates[m]): int(v) for m, v in zip(members, cycles)}
             if found:
                 return None  # several equally small corrections: ambiguous
-        return self._l1_pattern(z, known)
+        return _LEAST_L1
 
-    def _l1_pattern(self, z: np.ndarray, known: np.ndarray) -> Dict[int, int] | None:
-        """More errors than the exhaustive search tries (overlapping patches): the least-L1 correction,
-        ``min |N|_1`` subject to ``C N = -z`` over the judged triangles (iteratively reweighted least squares
-        along the null space of ``C``), accepted only when it is whole cycles that close every judged
-        triangle."""
-        rows = np.nonzero(known)[0]
-        c = self.signs[:, rows].T.astype(np.float64)  # (triangles, interferograms)
-        target = -z[rows].astype(np.float64)
+    def _null_space(self, known: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """``(pinv(C), null space of C)`` of the closure matrix ``C`` of the judged triangles ``known``."""
         key = known.tobytes()
         if key not in self._null_cache:  # most patterns judge every triangle: one decomposition serves them
             if len(self._null_cache) > 64:
                 self._null_cache.clear()
+            c = self.signs[:, np.nonzero(known)[0]].T.astype(np.float64)
             _, sv, vt = np.linalg.svd(c, full_matrices=True)
             rank = int((sv > 1e-9 * max(sv.max(), 1.0)).sum())
             self._null_cache[key] = (np.linalg.pinv(c), vt[rank:].T)
-        pinv, null = self._null_cache[key]  # null: (interferograms, nullity)
-        base = pinv @ target
-        if null.shape[1] == 0:
-            solution = base
-        else:
-            shift = np.zeros(null.shape[1])
-            for _ in range(50):
-                resid = base + null @ shift
-                weight = 1.0 / np.maximum(np.abs(resid), 1e-4)
-                lhs = null.T @ (weight[:, None] * null)
-                rhs = -null.T @ (weight * base)
-                try:
-                    new = np.linalg.solve(lhs + 1e-12 * np.eye(len(lhs)), rhs)
-                except np.linalg.LinAlgError:
-                    return None
-                if np.max(np.abs(new - shift)) < 1e-7:
-                    shift = new
-                    break
-                shift = new
-            solution = base + null @ shift
+        return self._null_cache[key]
+
+    def _l1_patterns(self, zs: Sequence[np.ndarray], knowns: Sequence[np.ndarray]) -> List[Dict[int, int] | None]:
+        """More errors than the exhaustive search tries (overlapping patches): for each pattern, the least-L1
+        correction ``min |N|_1`` subject to ``C N = -z`` over its judged triangles (iteratively reweighted
+        least squares along the null space of ``C``), accepted only when it is whole cycles that close every
+        judged triangle; None where it is not.
+
+        Patterns judging the same triangles share ``C``: they are iterated together (one batched solve per
+        step instead of one per pattern), each until its own correction converges, as if alone."""
+        out: List[Dict[int, int] | None] = [None] * len(zs)
+        groups: Dict[bytes, List[int]] = {}
+        for index, known in enumerate(knowns):
+            groups.setdefault(known.tobytes(), []).append(index)
+        for members in groups.values():
+            known = knowns[members[0]]
+            rows = np.nonzero(known)[0]
+            c = self.signs[:, rows].T.astype(np.float64)  # (triangles, interferograms)
+            pinv, null = self._null_space(known)  # null: (interferograms, nullity)
+            targets = np.stack([-zs[i][rows].astype(np.float64) for i in members])  # (patterns, triangles)
+            base = targets @ pinv.T  # (patterns, interferograms)
+            usable = np.ones(len(members), dtype=bool)
+            solutions = base
+            if null.shape[1]:
+                m = null.shape[1]
+                shift = np.zeros((len(members), m))
+                active = np.ones(len(members), dtype=bool)
+                ridge = 1e-12 * np.eye(m)
+                for _ in range(50):
+                    idx = np.nonzero(active)[0]
+                    if idx.size == 0:
+                        break
+                    resid = base[idx] + shift[idx] @ null.T
+                    weight = 1.0 / np.maximum(np.abs(resid), 1e-4)  # (active, interferograms)
+                    lhs = (null.T[None, :, :] * weight[:, None, :]) @ null + ridge  # (active, m, m)
+                    rhs = -(weight * base[idx]) @ null  # (active, m)
+                    new, solved = _solve_each(lhs, rhs)
+                    usable[idx[~solved]] = False
+                    active[idx[~solved]] = False
+                    idx, new = idx[solved], new[solved]
+                    converged = np.max(np.abs(new - shift[idx]), axis=1) < 1e-7
+                    shift[idx] = new
+                    active[idx[converged]] = False
+                solutions = base + shift @ null.T
+            for p, index in enumerate(members):
+                if usable[p]:
+                    out[index] = self._whole_cycles(solutions[p], c, targets[p])
+        return out
+
+    def _whole_cycles(self, solution: np.ndarray, c: np.ndarray, target: np.ndarray) -> Dict[int, int] | None:
+        """``{interferogram: cycles}`` of a least-L1 ``solution`` when it is a clear set of whole cycles that
+        closes every judged triangle (``c @ N == target``), else None."""
         whole = np.round(solution)
         if np.max(np.abs(solution - whole)) > 0.1 or np.max(np.abs(whole)) > self.max_cycles:
             return None  # not a clear set of whole-cycle errors (ambiguous, or noise)
@@ -296,6 +336,47 @@ class ClosureCorrector:
         return out
 
 
+#: What :meth:`ClosureCorrector._solve_pattern` returns for a pattern left to the least-L1 correction.
+_LEAST_L1 = object()
+
+
+def _solve_each(lhs: np.ndarray, rhs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Solve ``lhs[p] x = rhs[p]`` for every ``p`` at once; where one system is singular, the others are
+    solved one by one. Returns ``(x, solved)``."""
+    try:
+        return np.linalg.solve(lhs, rhs[..., None])[..., 0], np.ones(len(lhs), dtype=bool)
+    except np.linalg.LinAlgError:
+        out = np.zeros_like(rhs)
+        solved = np.ones(len(lhs), dtype=bool)
+        for p in range(len(lhs)):
+            try:
+                out[p] = np.linalg.solve(lhs[p], rhs[p])
+            except np.linalg.LinAlgError:
+                solved[p] = False
+        return out, solved
+
+
+def _unique_columns(key: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=1, return_inverse=True, return_counts=True)`` for an int8 ``key`` (patterns in
+    another order): columns are grouped by a 64-bit hash, and the grouping is checked column by column
+    against each group's first column, falling back to ``np.unique`` on a collision. Sorting hashes is
+    many times faster than sorting the columns themselves (the frame-scale preparation spent most of its
+    correction time there)."""
+    if key.shape[1] == 0:
+        return key[:, :0], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    weights = np.random.default_rng(0x5EED).integers(1, np.iinfo(np.int64).max, size=key.shape[0], dtype=np.int64)
+    hashes = np.zeros(key.shape[1], dtype=np.int64)
+    with np.errstate(over="ignore"):
+        for weight, row in zip(weights, key):  # a row at a time: no int64 copy of the whole key
+            hashes += weight * row.astype(np.int64)  # wraps modulo 2**64
+    _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    if not np.array_equal(key[:, first[inverse]], key):  # two patterns share a hash: do it the slow way
+        patterns, inverse, counts = np.unique(key, axis=1, return_inverse=True, return_counts=True)
+        return patterns, np.asarray(inverse).reshape(-1), counts
+    return key[:, first], inverse, counts
+
+
 def _smooth(values: np.ndarray, valid: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     """Mean over the valid pixels of each 3 x 3 square (flattened arrays of ``shape``)."""
     total = _box_sum(values.reshape(shape), 1)
@@ -304,9 +385,15 @@ def _smooth(values: np.ndarray, valid: np.ndarray, shape: Tuple[int, int]) -> np
 
 
 def _box_sum(values: np.ndarray, half: int) -> np.ndarray:
-    """Sum over the ``(2 half + 1)`` square around every pixel (edges: the part inside)."""
-    k = 2 * half + 1
-    padded = np.pad(values, half, mode="constant")
-    c = np.cumsum(np.cumsum(padded, axis=0), axis=1)
-    c = np.pad(c, ((1, 0), (1, 0)), mode="constant")
-    return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    """Sum over the ``(2 half + 1)`` square around every pixel (edges: the part inside), as two running
+    sums of shifted slices (rows, then columns): a few additions per pixel, no cumulative sums."""
+    h, w = values.shape
+    padded = np.zeros((h + 2 * half, w + 2 * half), dtype=np.result_type(values.dtype, np.float64))
+    padded[half : half + h, half : half + w] = values
+    across = padded[:, 0:w].copy()
+    for d in range(1, 2 * half + 1):
+        across += padded[:, d : d + w]
+    out = across[0:h].copy()
+    for d in range(1, 2 * half + 1):
+        out += across[d : d + h]
+    return out

@@ -999,11 +999,15 @@ class _Quality:
         ok = np.isfinite(phase) & (phase != 0.0) & np.isfinite(coh) & (coh > 0.0)
         self.valid[rows] &= ok.all(axis=0)
         self.valid_conncomp[rows] &= (ok & conncomp_ok).all(axis=0)
-        self.coh_sum[rows] += np.where(ok, coh, 0.0).sum(axis=0, dtype=np.float32)
-        shifted = phase - offsets[:, None, None].astype(np.float32)
-        self.phase_sum[rows] += np.where(ok, shifted, 0.0).sum(axis=0, dtype=np.float32)
-        self.years_sum[rows] += (ok * years[:, None, None].astype(np.float32)).sum(axis=0, dtype=np.float32)
-        self.ifg_coh_sum += np.where(ok, coh, 0.0).sum(axis=(1, 2), dtype=np.float64)
+        good_coh = np.where(ok, coh, np.float32(0.0))
+        self.coh_sum[rows] += good_coh.sum(axis=0, dtype=np.float32)
+        self.ifg_coh_sum += good_coh.sum(axis=(1, 2), dtype=np.float64)
+        del good_coh
+        weight = ok.astype(np.float32)  # per-interferogram sums of valid pixels as products with it
+        self.phase_sum[rows] += np.where(ok, phase, np.float32(0.0)).sum(axis=0, dtype=np.float32) - np.tensordot(
+            offsets.astype(np.float32), weight, axes=1
+        )
+        self.years_sum[rows] += np.tensordot(years.astype(np.float32), weight, axes=1)
         self.ifg_valid += ok.sum(axis=(1, 2))
 
     def ifg_stats(self, k: int) -> Tuple[float, float]:
@@ -1104,6 +1108,17 @@ def _allow_open_files(count: int) -> None:
             pass
 
 
+def _sample_is_enough(phase: np.ndarray, coherence: np.ndarray, corrector: object, min_px: int) -> bool:
+    """Whether a sample ``(interferograms, pixels)`` of the stack has at least ``min_px`` valid pixels in
+    every interferogram and (``corrector``) usable pixels in every triangle."""
+    valid = (np.isfinite(phase) & (phase != 0.0)).sum(axis=1)
+    if valid.size and int(valid.min()) < min_px:
+        return False
+    if corrector is None or not corrector.n_triangles:  # type: ignore[attr-defined]
+        return True
+    return int(corrector.usable_pixels(phase, coherence).min()) >= min_px  # type: ignore[attr-defined]
+
+
 def _window_pass(
     folders: Dict[str, Path],
     order: List[_Inspected],
@@ -1114,6 +1129,7 @@ def _window_pass(
     check_cancel: Callable[[], None],
     progress: Callable[[float], None],
     block_bytes: int = 256 << 20,
+    min_sample_px: int = 20_000,
 ) -> _Pass:
     """Read every window MintPy will read once, in blocks of rows across all interferograms: validates them,
     gathers the stack statistics and (``closure``) finds and corrects unwrapping errors from the phase
@@ -1200,19 +1216,28 @@ def _window_pass(
     corrector = ClosureCorrector(pairs) if closure else None
     halo = corrector.window_px // 2 + 1 if corrector is not None else 0  # the majority and the 3 x 3 mean
     rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
-    # each interferogram's typical phase and the triangles' constants, from the whole grid when it fits in
-    # one block (then read only once), else from a sample of rows spread over it
-    whole = read_block(0, height) if height <= rows_per_block else None
-    if whole is not None:
-        s_phase, s_coh = whole[0].reshape(n, -1), whole[1].reshape(n, -1)
-    else:
+    blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
+
+    def with_halo(r0: int, r1: int) -> Tuple[int, int]:
+        return max(0, r0 - halo), min(height, r1 + halo)
+
+    # Each interferogram's typical phase and the triangles' constants come from a sample: the first block
+    # (read first anyway, and kept for the pass), or the whole grid when it is one block. Only when the
+    # first block has too few usable pixels (sea, say) are rows spread over the grid read for it: in
+    # products zipped with DEFLATE, as HyP3's are, reading down to the last row costs inflating every
+    # window once more (a third of the preparation of a frame).
+    first = read_block(*with_halo(*blocks[0]))
+    if failed:
+        return _Pass(None, failed, {}, "")
+    s_phase, s_coh = first[0].reshape(n, -1), first[1].reshape(n, -1)
+    if len(blocks) > 1 and not _sample_is_enough(s_phase, s_coh, corrector, min_sample_px):
         starts = sorted({int(v) for v in np.linspace(0, max(0, height - 8), 12)})
         sample = [read_block(r, min(height, r + 8)) for r in starts]
         s_phase = np.concatenate([b[0] for b in sample], axis=1).reshape(n, -1)
         s_coh = np.concatenate([b[1] for b in sample], axis=1).reshape(n, -1)
         del sample
-    if failed:
-        return _Pass(None, failed, {}, "")
+        if failed:
+            return _Pass(None, failed, {}, "")
     typical = np.zeros(n)  # each interferogram's median phase (the window offsets above are another thing)
     for k in range(n):
         ok = (s_phase[k] != 0) & np.isfinite(s_phase[k])
@@ -1235,26 +1260,23 @@ def _window_pass(
     corrected = {name: 0 for name in names}
     cycles_ds: Dict[str, object] = {}
     driver = gdal.GetDriverByName("GTiff")
-    blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
-
-    def with_halo(r0: int, r1: int) -> Tuple[int, int]:
-        return max(0, r0 - halo), min(height, r1 + halo)
-
+    if halo == 0:  # no closure after all: the first block (it starts at row 0) loses its halo below
+        first = tuple(a[:, : blocks[0][1]] for a in first)
     # While a block is corrected, the next one is read in a thread (GDAL decodes it outside Python's lock):
     # on a frame-sized stack reading and correcting overlap on two cores. Only that thread reads the
     # datasets meanwhile; at most two blocks are in memory. Leaving (a failure, a cancel) waits for its read.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insarhub-windows") as reader:
-        pending = None if whole is not None else reader.submit(read_block, *with_halo(*blocks[0]))
+        pending = None
         for index, (r0, r1) in enumerate(blocks):
             check_cancel()
             h0, h1 = with_halo(r0, r1)
-            if pending is None:
-                phase, coh, cc_ok = whole
-                whole = None
+            if index == 0:
+                phase, coh, cc_ok = first
+                first = None
             else:
                 phase, coh, cc_ok = pending.result()
-                following = blocks[index + 1] if index + 1 < len(blocks) else None
-                pending = reader.submit(read_block, *with_halo(*following)) if following else None
+            following = blocks[index + 1] if index + 1 < len(blocks) else None
+            pending = reader.submit(read_block, *with_halo(*following)) if following else None
             if failed:
                 return _Pass(None, failed, {}, "")
             inner = slice(r0 - h0, r0 - h0 + (r1 - r0))

@@ -77,15 +77,29 @@ def test_parse_real_product_names(fixture: str, job_type: str, orbit) -> None:
 
 
 # -------------------------------------------------------------------------------------- prepare
-def test_a_stack_too_big_for_one_block_is_prepared_block_by_block_as_in_one(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "block_bytes, min_sample_px",
+    [
+        # 8 rows per block (the least), so 4 blocks; the first has too few pixels to be the sample of the
+        # closure's constants: rows spread over the grid are read for it
+        (1, 20_000),
+        # 3 blocks of 10 rows; the first (and its halo) is the sample
+        (10 * 40 * 9 * 10, 200),
+    ],
+    ids=["spread-sample", "first-block-sample"],
+)
+def test_a_stack_too_big_for_one_block_is_prepared_block_by_block_as_in_one(
+    tmp_path: Path, monkeypatch, block_bytes: int, min_sample_px: int
+) -> None:
     """A frame-sized stack does not fit in one block of rows: its windows are read, checked and corrected
     block by block (rows plus a halo for the closure's neighbourhood). The result must be the one block's."""
     from insarhub_qgis.core.timeseries import prepare as prepare_module
 
     _small_stack(tmp_path / "products", as_zip=True, max_offset_px=3)
     whole = prepare_products(tmp_path / "products", tmp_path / "whole")
-    # 10 interferograms of about 94 px: 8 rows per block (the least), so 12 blocks and a sample of rows
-    monkeypatch.setitem(prepare_module._window_pass.__kwdefaults__, "block_bytes", 1)
+    # 10 interferograms of 40 x 30 px (a little less on the common grid)
+    monkeypatch.setitem(prepare_module._window_pass.__kwdefaults__, "block_bytes", block_bytes)
+    monkeypatch.setitem(prepare_module._window_pass.__kwdefaults__, "min_sample_px", min_sample_px)
     blocks = prepare_products(tmp_path / "products", tmp_path / "blocks")
 
     assert blocks.grid == whole.grid and blocks.pairs == whole.pairs
