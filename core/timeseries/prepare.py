@@ -1193,11 +1193,10 @@ def _window_pass(
             raise RuntimeError("GDAL could not read it")
         return data
 
-    def read_block(r0: int, r1: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        phase = np.zeros((n, r1 - r0, width), dtype=np.float32)
-        coh = np.zeros((n, r1 - r0, width), dtype=np.float32)
-        cc_ok = np.ones((n, r1 - r0, width), dtype=bool)
-        for k, name in enumerate(names):
+    def fill(arrays: Tuple[np.ndarray, np.ndarray, np.ndarray], r0: int, r1: int, ks: range) -> None:
+        phase, coh, cc_ok = arrays
+        for k in ks:
+            name = names[k]
             try:
                 phase[k] = rows_of(name, "unw_phase", r0, r1)
                 coh[k] = rows_of(name, "corr", r0, r1)
@@ -1209,132 +1208,154 @@ def _window_pass(
                         lowest[name] = min(lowest[name], int(labels.min()))
             except RuntimeError as exc:
                 failed.setdefault(name, f"it is unreadable or truncated ({exc}); download it again")
-        return phase, coh, cc_ok
 
-    pairs = [(i.parsed.reference_date, i.parsed.secondary_date) for i in order]
-    years = np.array([(b - a).days / 365.25 for a, b in pairs])
-    corrector = ClosureCorrector(pairs) if closure else None
-    halo = corrector.window_px // 2 + 1 if corrector is not None else 0  # the majority and the 3 x 3 mean
-    rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
-    blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
+    # Blocks are read by two threads, each the rows of every other product (GDAL decodes and inflates
+    # outside Python's lock), while the main thread corrects the block before: on a frame-sized stack
+    # reading takes longer than correcting. A product's datasets are only ever used by one thread at a time.
+    readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="insarhub-windows")
 
-    def with_halo(r0: int, r1: int) -> Tuple[int, int]:
-        return max(0, r0 - halo), min(height, r1 + halo)
+    def start_block(r0: int, r1: int) -> Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray], list]:
+        arrays = (
+            np.zeros((n, r1 - r0, width), dtype=np.float32),
+            np.zeros((n, r1 - r0, width), dtype=np.float32),
+            np.ones((n, r1 - r0, width), dtype=bool),
+        )
+        return arrays, [readers.submit(fill, arrays, r0, r1, range(part, n, 2)) for part in (0, 1)]
 
-    # Each interferogram's typical phase and the triangles' constants come from a sample: the first block
-    # (read first anyway, and kept for the pass), or the whole grid when it is one block. Only when the
-    # first block has too few usable pixels (sea, say) are rows spread over the grid read for it: in
-    # products zipped with DEFLATE, as HyP3's are, reading down to the last row costs inflating every
-    # window once more (a third of the preparation of a frame).
-    first = read_block(*with_halo(*blocks[0]))
-    if failed:
-        return _Pass(None, failed, {}, "")
-    s_phase, s_coh = first[0].reshape(n, -1), first[1].reshape(n, -1)
-    if len(blocks) > 1 and not _sample_is_enough(s_phase, s_coh, corrector, min_sample_px):
-        starts = sorted({int(v) for v in np.linspace(0, max(0, height - 8), 12)})
-        sample = [read_block(r, min(height, r + 8)) for r in starts]
-        s_phase = np.concatenate([b[0] for b in sample], axis=1).reshape(n, -1)
-        s_coh = np.concatenate([b[1] for b in sample], axis=1).reshape(n, -1)
-        del sample
+    def finish_block(started: Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray], list]) -> Tuple[np.ndarray, ...]:
+        arrays, jobs = started
+        for job in jobs:
+            job.result()
+        return arrays
+
+    def read_block(r0: int, r1: int) -> Tuple[np.ndarray, ...]:
+        return finish_block(start_block(r0, r1))
+
+    try:
+        pairs = [(i.parsed.reference_date, i.parsed.secondary_date) for i in order]
+        years = np.array([(b - a).days / 365.25 for a, b in pairs])
+        corrector = ClosureCorrector(pairs) if closure else None
+        halo = corrector.window_px // 2 + 1 if corrector is not None else 0  # the majority and the 3 x 3 mean
+        rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
+        blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
+
+        def with_halo(r0: int, r1: int) -> Tuple[int, int]:
+            return max(0, r0 - halo), min(height, r1 + halo)
+
+        # Each interferogram's typical phase and the triangles' constants come from a sample: the first block
+        # (read first anyway, and kept for the pass), or the whole grid when it is one block. Only when the
+        # first block has too few usable pixels (sea, say) are rows spread over the grid read for it: in
+        # products zipped with DEFLATE, as HyP3's are, reading down to the last row costs inflating every
+        # window once more (a third of the preparation of a frame).
+        first = read_block(*with_halo(*blocks[0]))
         if failed:
             return _Pass(None, failed, {}, "")
-    typical = np.zeros(n)  # each interferogram's median phase (the window offsets above are another thing)
-    for k in range(n):
-        ok = (s_phase[k] != 0) & np.isfinite(s_phase[k])
-        typical[k] = float(np.median(s_phase[k][ok])) if ok.any() else 0.0
-    note = ""
-    if corrector is not None:
-        if corrector.n_triangles == 0:
-            note = (
-                "Phase closure cannot check the interferograms for unwrapping errors: the network has no closed "
-                "triangle of dates (a-b, b-c, a-c). Add such pairs (selectpairs with NEIGHBOURS >= 2) to have "
-                "them corrected."
-            )
-            corrector = None
-            halo = 0
-        else:
-            corrector.fit_constants(s_phase, s_coh)
-    del s_phase, s_coh
-
-    quality = _Quality(grid.shape, n)
-    corrected = {name: 0 for name in names}
-    cycles_ds: Dict[str, object] = {}
-    driver = gdal.GetDriverByName("GTiff")
-    if halo == 0:  # no closure after all: the first block (it starts at row 0) loses its halo below
-        first = tuple(a[:, : blocks[0][1]] for a in first)
-    # While a block is corrected, the next one is read in a thread (GDAL decodes it outside Python's lock):
-    # on a frame-sized stack reading and correcting overlap on two cores. Only that thread reads the
-    # datasets meanwhile; at most two blocks are in memory. Leaving (a failure, a cancel) waits for its read.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insarhub-windows") as reader:
-        pending = None
-        for index, (r0, r1) in enumerate(blocks):
-            check_cancel()
-            h0, h1 = with_halo(r0, r1)
-            if index == 0:
-                phase, coh, cc_ok = first
-                first = None
-            else:
-                phase, coh, cc_ok = pending.result()
-            following = blocks[index + 1] if index + 1 < len(blocks) else None
-            pending = reader.submit(read_block, *with_halo(*following)) if following else None
+        s_phase, s_coh = first[0].reshape(n, -1), first[1].reshape(n, -1)
+        if len(blocks) > 1 and not _sample_is_enough(s_phase, s_coh, corrector, min_sample_px):
+            starts = sorted({int(v) for v in np.linspace(0, max(0, height - 8), 12)})
+            sample = [read_block(r, min(height, r + 8)) for r in starts]
+            s_phase = np.concatenate([b[0] for b in sample], axis=1).reshape(n, -1)
+            s_coh = np.concatenate([b[1] for b in sample], axis=1).reshape(n, -1)
+            del sample
             if failed:
                 return _Pass(None, failed, {}, "")
-            inner = slice(r0 - h0, r0 - h0 + (r1 - r0))
-            if corrector is not None:
-                cycles = corrector.solve(phase.reshape(n, -1), coh.reshape(n, -1), shape=phase.shape[1:]).cycles
-                cycles = cycles.reshape(phase.shape)
-                for k in np.nonzero(cycles.any(axis=(1, 2)))[0]:
-                    kept = corrector.majority(cycles[k], phase[k] != 0)[inner]
-                    if not kept.any():
-                        continue
-                    name = names[k]
-                    if name not in cycles_ds:
-                        cycles_ds[name] = driver.Create(
-                            str(folders[name] / f"{name}.unwrap_cycles.tif"),
-                            width,
-                            height,
-                            1,
-                            gdal.GDT_Int16,
-                            ["COMPRESS=DEFLATE", "TILED=YES", "SPARSE_OK=TRUE"],
-                        )
-                        cycles_ds[name].SetGeoTransform(grid.geotransform)
-                        cycles_ds[name].SetProjection(grid.crs_wkt)
-                    cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
-                    corrected[name] += int(np.count_nonzero(kept))
-                    phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
-            quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, typical)
-            del phase, coh, cc_ok
-            progress(100.0 * r1 / height)
-    datasets.clear()
-    for name, ds in cycles_ds.items():
-        ds.FlushCache()
-        cycles_ds[name] = None
-        original = f"{name}_unw_phase.original{RASTER_EXT}"
-        os.replace(vrt(name, "unw_phase"), folders[name] / original)
-        vrt(name, "unw_phase").write_text(_corrected_phase_vrt(original, f"{name}.unwrap_cycles.tif", grid))
-    if corrector is not None:
-        unchecked = [names[k] for k in range(n) if not corrector.in_triangle[k]]
-        total = sum(corrected.values())
-        touched = sorted((name for name in names if corrected[name]), key=lambda m: -corrected[m])
-        note = (
-            f"Unwrapping errors (phase closure of {corrector.n_triangles} triangles, pixel by pixel): "
-            + (
-                f"corrected {total} pixels in {len(touched)} of {n} interferograms ("
-                + ", ".join(f"{m}: {corrected[m]}" for m in touched[:8])
-                + (f" and {len(touched) - 8} more" if len(touched) > 8 else "")
-                + ")."
-                if total
-                else f"none found in the {n} interferograms."
+        typical = np.zeros(n)  # each interferogram's median phase (the window offsets above are another thing)
+        for k in range(n):
+            ok = (s_phase[k] != 0) & np.isfinite(s_phase[k])
+            typical[k] = float(np.median(s_phase[k][ok])) if ok.any() else 0.0
+        note = ""
+        if corrector is not None:
+            if corrector.n_triangles == 0:
+                note = (
+                    "Phase closure cannot check the interferograms for unwrapping errors: the network has no closed "
+                    "triangle of dates (a-b, b-c, a-c). Add such pairs (selectpairs with NEIGHBOURS >= 2) to have "
+                    "them corrected."
+                )
+                corrector = None
+                halo = 0
+            else:
+                corrector.fit_constants(s_phase, s_coh)
+        del s_phase, s_coh
+
+        quality = _Quality(grid.shape, n)
+        corrected = {name: 0 for name in names}
+        cycles_ds: Dict[str, object] = {}
+        driver = gdal.GetDriverByName("GTiff")
+        if halo == 0:  # no closure after all: the first block (it starts at row 0) loses its halo below
+            first = tuple(a[:, : blocks[0][1]] for a in first)
+        # While a block is corrected, the next one is read (start_block): at most two blocks are in memory.
+        with readers:
+            pending = None
+            for index, (r0, r1) in enumerate(blocks):
+                check_cancel()
+                h0, h1 = with_halo(r0, r1)
+                if index == 0:
+                    phase, coh, cc_ok = first
+                    first = None
+                else:
+                    phase, coh, cc_ok = finish_block(pending)
+                following = blocks[index + 1] if index + 1 < len(blocks) else None
+                pending = start_block(*with_halo(*following)) if following else None
+                if failed:
+                    return _Pass(None, failed, {}, "")
+                inner = slice(r0 - h0, r0 - h0 + (r1 - r0))
+                if corrector is not None:
+                    cycles = corrector.solve(phase.reshape(n, -1), coh.reshape(n, -1), shape=phase.shape[1:]).cycles
+                    cycles = cycles.reshape(phase.shape)
+                    for k in np.nonzero(cycles.any(axis=(1, 2)))[0]:
+                        kept = corrector.majority(cycles[k], phase[k] != 0)[inner]
+                        if not kept.any():
+                            continue
+                        name = names[k]
+                        if name not in cycles_ds:
+                            cycles_ds[name] = driver.Create(
+                                str(folders[name] / f"{name}.unwrap_cycles.tif"),
+                                width,
+                                height,
+                                1,
+                                gdal.GDT_Int16,
+                                ["COMPRESS=DEFLATE", "TILED=YES", "SPARSE_OK=TRUE"],
+                            )
+                            cycles_ds[name].SetGeoTransform(grid.geotransform)
+                            cycles_ds[name].SetProjection(grid.crs_wkt)
+                        cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
+                        corrected[name] += int(np.count_nonzero(kept))
+                        phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
+                quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, typical)
+                del phase, coh, cc_ok
+                progress(100.0 * r1 / height)
+        datasets.clear()
+        for name, ds in cycles_ds.items():
+            ds.FlushCache()
+            cycles_ds[name] = None
+            original = f"{name}_unw_phase.original{RASTER_EXT}"
+            os.replace(vrt(name, "unw_phase"), folders[name] / original)
+            vrt(name, "unw_phase").write_text(_corrected_phase_vrt(original, f"{name}.unwrap_cycles.tif", grid))
+        if corrector is not None:
+            unchecked = [names[k] for k in range(n) if not corrector.in_triangle[k]]
+            total = sum(corrected.values())
+            touched = sorted((name for name in names if corrected[name]), key=lambda m: -corrected[m])
+            note = (
+                f"Unwrapping errors (phase closure of {corrector.n_triangles} triangles, pixel by pixel): "
+                + (
+                    f"corrected {total} pixels in {len(touched)} of {n} interferograms ("
+                    + ", ".join(f"{m}: {corrected[m]}" for m in touched[:8])
+                    + (f" and {len(touched) - 8} more" if len(touched) > 8 else "")
+                    + ")."
+                    if total
+                    else f"none found in the {n} interferograms."
+                )
+                + (
+                    f" {len(unchecked)} interferograms belong to no triangle and could not be checked "
+                    f"({_names(unchecked, 4)})."
+                    if unchecked
+                    else ""
+                )
             )
-            + (
-                f" {len(unchecked)} interferograms belong to no triangle and could not be checked "
-                f"({_names(unchecked, 4)})."
-                if unchecked
-                else ""
-            )
-        )
-    whole = {name: not derived[name] and 0 < lowest[name] == components[name] for name in names}
-    return _Pass(quality, {}, corrected, note, components, whole)
+        whole = {name: not derived[name] and 0 < lowest[name] == components[name] for name in names}
+        return _Pass(quality, {}, corrected, note, components, whole)
+    finally:  # also after a failure or a cancel: wait for the reads under way
+        readers.shutdown(wait=True)
 
 
 def remove_sidecars(folder: Path) -> List[Path]:
