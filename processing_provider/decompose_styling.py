@@ -18,7 +18,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-from .raster_styling import _date, band_descriptions, diverging_renderer, robust_limit
+from .raster_styling import _date, band_descriptions, diverging_renderer, follow_dates_per_band, robust_limit
 from .styling import layer_group, move_into_group
 
 NAMES = {
@@ -86,8 +86,11 @@ class DecompositionPostProcessor(QgsProcessingLayerPostProcessorInterface):
         layer.triggerRepaint()
 
     def _temporal_layers(self, layer: Any, group: Any, project: QgsProject, limit: float) -> None:
-        """One layer per common date (QGIS 3.22 gives a raster one fixed time range, not one per band)."""
+        """The layer follows the Temporal Controller band by band (QGIS 3.38+); before, one layer per
+        common date (a raster has one fixed time range there, not one per band)."""
         dates = band_descriptions(layer.source())
+        if follow_dates_per_band(layer, dates):
+            return
         component = "Vertical" if self.role.startswith("VERTICAL") else "East"
         subgroup = group.addGroup(f"{component} displacement by date (Temporal Controller)")
         subgroup.setItemVisibilityChecked(False)

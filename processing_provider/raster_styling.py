@@ -122,9 +122,10 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
     """Styles velocity and displacement and puts a run's rasters in one group.
 
     The group: velocity on top and shown; its standard deviation, the temporal coherence and the
-    displacement below it, off; the displacement by date (one layer per acquisition, for the
-    Temporal Controller) in one folded sub-group, off. The dock switches the velocity off and the
-    dates on while the Temporal Controller animates.
+    displacement below it, off. The displacement follows the Temporal Controller band by band (QGIS
+    3.38+); before 3.38, the displacement by date (one layer per acquisition) is in one folded
+    sub-group, off. The dock switches the velocity off and the dates on while the Temporal Controller
+    animates.
     """
 
     _alive: list[TimeSeriesPostProcessor] = []
@@ -179,20 +180,23 @@ class TimeSeriesPostProcessor(QgsProcessingLayerPostProcessorInterface):
         return index
 
     def _temporal_layers(self, layer: Any, group: Any, project: QgsProject) -> None:
-        """One layer per date on the same file, each active for its own date range.
+        """Make the displacement step through its dates with the Temporal Controller.
 
-        QGIS 3.22 gives a raster layer one fixed temporal range, not one per band; per-date
-        layers let the Temporal Controller step through the dates.
+        QGIS 3.38+: the layer itself, one time range per band (:func:`follow_dates_per_band`); nothing
+        else is loaded, so animating 150 dates switches bands of one layer. Before 3.38 a raster layer has
+        one fixed temporal range, not one per band: one layer per date on the same file, each active for its
+        own date, in a folded sub-group.
         """
         dates = self.dates
         count = layer.bandCount()
         if count != len(dates):
             dates = band_descriptions(layer.source())
-        follow_dates_per_band(layer, dates)
-        limit = robust_limit(layer.source(), band=count)
         existing = group.findGroup(BY_DATE_GROUP)
         if existing is not None:
             group.removeChildNode(existing)
+        if follow_dates_per_band(layer, dates):
+            return
+        limit = robust_limit(layer.source(), band=count)
         subgroup = group.addGroup(BY_DATE_GROUP)
         subgroup.setCustomProperty(ROLE_PROPERTY, "displacement_by_date")
         fixed_range = qgis_enum(

@@ -1,7 +1,8 @@
 """Time on the map: the Temporal Controller set up for a time series run.
 
-The run's displacement is one layer per acquisition date (``processing_provider.raster_styling``),
-each active from its date to the next. After a run the dock sets the Temporal Controller to the
+The run's displacement layer shows, at each moment, the band of that date (QGIS 3.38+; before, one
+layer per acquisition date, each active from its date to the next: ``processing_provider.raster_styling``).
+After a run the dock sets the Temporal Controller to the
 run's dates with a step matching the acquisition interval and opens its panel; while it animates,
 :class:`TemporalSwitch` hides the velocity (it would cover the dates) and shows the dates, and
 puts them back when the animation is switched off.
@@ -106,6 +107,7 @@ class TemporalSwitch(QObject):
         self.iface = iface
         self.controller = controller_of(iface)
         self.hidden: list[str] = []  # layer ids of the velocities hidden while animating
+        self.shown: list[str] = []  # layer ids of the displacements shown while animating (QGIS 3.38+)
         self.animating = False
         if self.controller is not None:
             # updateTemporalRange, not navigationModeChanged: QGIS 3.22's Python binding of the
@@ -125,16 +127,25 @@ class TemporalSwitch(QObject):
         project = QgsProject.instance()
         root = project.layerTreeRoot()
         if animating:
-            self.hidden = []
+            self.hidden, self.shown = [], []
             for group in groups_with_role(project, TIMESERIES_ROLE):
                 if not group.isVisible():
                     continue
+                dates = group.findGroup(BY_DATE_GROUP)
                 for node in group.findLayers():
                     layer = node.layer()
-                    if layer is not None and layer.customProperty(ROLE_PROPERTY) == "VELOCITY" and node.isVisible():
+                    role = layer.customProperty(ROLE_PROPERTY) if layer is not None else None
+                    if role == "VELOCITY" and node.isVisible():
                         node.setItemVisibilityChecked(False)
                         self.hidden.append(layer.id())
-                dates = group.findGroup(BY_DATE_GROUP)
+                    elif (
+                        role == "DISPLACEMENT"
+                        and dates is None  # the layer follows the dates itself (QGIS 3.38+)
+                        and layer.temporalProperties().isActive()
+                        and not node.isVisible()
+                    ):
+                        node.setItemVisibilityChecked(True)
+                        self.shown.append(layer.id())
                 if dates is not None:
                     dates.setItemVisibilityCheckedRecursive(True)
         else:
@@ -142,11 +153,15 @@ class TemporalSwitch(QObject):
                 node = root.findLayer(layer_id)
                 if node is not None:
                     node.setItemVisibilityChecked(True)
+            for layer_id in self.shown:
+                node = root.findLayer(layer_id)
+                if node is not None:
+                    node.setItemVisibilityChecked(False)
             for group in groups_with_role(project, TIMESERIES_ROLE):
                 dates = group.findGroup(BY_DATE_GROUP)
                 if dates is not None and any(n.layer() and n.layer().id() in self.hidden for n in group.findLayers()):
                     dates.setItemVisibilityChecked(False)
-            self.hidden = []
+            self.hidden, self.shown = [], []
 
     def detach(self) -> None:
         if self.controller is not None:

@@ -44,4 +44,5 @@ def test_demo_produces_the_project_the_map_and_the_known_velocity(tmp_path):
     qgs = next(n for n in zipfile.ZipFile(out / "insarhub_demo.qgz").namelist() if n.endswith(".qgs"))
     text = zipfile.ZipFile(out / "insarhub_demo.qgz").read(qgs).decode()
     assert "InSARHub search (sandbox)" in text and "InSARHub time series (sandbox)" in text
-    assert "Displacement by date (Temporal Controller)" in text
+    # the displacement steps through the dates: its own bands (QGIS 3.38+) or one layer per date
+    assert "Displacement by date (Temporal Controller)" in text or 'mode="3"' in text

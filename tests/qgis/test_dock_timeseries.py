@@ -1,7 +1,7 @@
 """The dock's time-series page on a tiny synthetic HyP3 stack (MintPy, ~10 s), as a person uses it:
 picking the reference point shows the area every interferogram covers and refuses a click outside
 it at once, in map coordinates; after the run the reference used is a point on the map, the
-velocity is on top (the rest off, the dates folded in one group), the map is zoomed to it, the
+velocity is on top (the rest off; before QGIS 3.38 the dates folded in one group), the map is zoomed to it, the
 Temporal Controller spans the dates with the acquisition interval as its step and, while it
 animates, the velocity gives way to the dates; the chart finds the displacement by itself."""
 
@@ -16,6 +16,7 @@ from insarhub_qgis.ui import temporal
 from insarhub_qgis.ui.dock import find_result_layer
 from osgeo import gdal
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsDateTimeRange,
     QgsPointXY,
@@ -28,6 +29,7 @@ from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
 pytestmark = pytest.mark.slow
 UTM = QgsCoordinateReferenceSystem("EPSG:32719")
+NATIVE = hasattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand")  # per-band time ranges
 
 
 @pytest.fixture()
@@ -96,8 +98,13 @@ def test_reference_area_run_and_time_on_the_map(dock, qgis_canvas, controller, q
     assert [n.layer().customProperty(ROLE_PROPERTY) for n in nodes[2:]] == ["VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT"]
     assert not any(n.isVisible() for n in nodes[2:])
     by_date = group.findGroup(BY_DATE_GROUP)
-    assert by_date is not None and not by_date.isExpanded() and not by_date.isVisible()
-    assert len(by_date.findLayers()) == len(stack.dates)
+    displacement_node = nodes[-1]
+    if NATIVE:  # QGIS 3.38+: the displacement layer itself follows the dates; no layer per date
+        assert by_date is None and displacement_node.layer().temporalProperties().isActive()
+        assert len(group.findLayers()) == 5
+    else:
+        assert by_date is not None and not by_date.isExpanded() and not by_date.isVisible()
+        assert len(by_date.findLayers()) == len(stack.dates)
     renderer = velocity.renderer()
     assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
     assert renderer.classificationMin() == -renderer.classificationMax()
@@ -118,12 +125,17 @@ def test_reference_area_run_and_time_on_the_map(dock, qgis_canvas, controller, q
     assert series_page.animateDisplacement.isEnabled()
     series_page.animateDisplacement.click()  # animate: the velocity gives way to the dates
     assert controller.navigationMode() == temporal.ANIMATED
-    assert not nodes[1].isVisible() and by_date.isVisible()
-    third = by_date.findLayers()[2].layer()
     when = _utc(stack.dates[2]).addSecs(3600)
-    assert third.temporalProperties().isVisibleInTemporalRange(QgsDateTimeRange(when, when))
+    if NATIVE:
+        assert not nodes[1].isVisible() and displacement_node.isVisible()
+        layer = displacement_node.layer()
+        assert layer.temporalProperties().bandForTemporalRange(layer, QgsDateTimeRange(when, when)) == 3
+    else:
+        assert not nodes[1].isVisible() and by_date.isVisible()
+        third = by_date.findLayers()[2].layer()
+        assert third.temporalProperties().isVisibleInTemporalRange(QgsDateTimeRange(when, when))
     controller.setNavigationMode(temporal.NAVIGATION_OFF)  # back: the velocity again
-    assert nodes[1].isVisible() and not by_date.isVisible()
+    assert nodes[1].isVisible() and not (displacement_node.isVisible() if NATIVE else by_date.isVisible())
 
     # The chart chose the displacement by itself; a click charts that pixel's values.
     displacement = series_page.displacement_layer()
