@@ -1110,11 +1110,11 @@ def _allow_open_files(count: int) -> None:
 
 def _sample_is_enough(phase: np.ndarray, coherence: np.ndarray, corrector: object, min_px: int) -> bool:
     """Whether a sample ``(interferograms, pixels)`` of the stack has at least ``min_px`` valid pixels in
-    every interferogram and (``corrector``) usable pixels in every triangle."""
+    every interferogram and (``corrector``, one with triangles) usable pixels in every triangle."""
     valid = (np.isfinite(phase) & (phase != 0.0)).sum(axis=1)
     if valid.size and int(valid.min()) < min_px:
         return False
-    if corrector is None or not corrector.n_triangles:  # type: ignore[attr-defined]
+    if corrector is None:
         return True
     return int(corrector.usable_pixels(phase, coherence).min()) >= min_px  # type: ignore[attr-defined]
 
@@ -1235,6 +1235,14 @@ def _window_pass(
         pairs = [(i.parsed.reference_date, i.parsed.secondary_date) for i in order]
         years = np.array([(b - a).days / 365.25 for a, b in pairs])
         corrector = ClosureCorrector(pairs) if closure else None
+        note = ""
+        if corrector is not None and corrector.n_triangles == 0:
+            note = (
+                "Phase closure cannot check the interferograms for unwrapping errors: the network has no closed "
+                "triangle of dates (a-b, b-c, a-c). Add such pairs (selectpairs with NEIGHBOURS >= 2) to have "
+                "them corrected."
+            )
+            corrector = None
         halo = corrector.window_px // 2 + 1 if corrector is not None else 0  # the majority and the 3 x 3 mean
         rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
         blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
@@ -1263,26 +1271,14 @@ def _window_pass(
         for k in range(n):
             ok = (s_phase[k] != 0) & np.isfinite(s_phase[k])
             typical[k] = float(np.median(s_phase[k][ok])) if ok.any() else 0.0
-        note = ""
         if corrector is not None:
-            if corrector.n_triangles == 0:
-                note = (
-                    "Phase closure cannot check the interferograms for unwrapping errors: the network has no closed "
-                    "triangle of dates (a-b, b-c, a-c). Add such pairs (selectpairs with NEIGHBOURS >= 2) to have "
-                    "them corrected."
-                )
-                corrector = None
-                halo = 0
-            else:
-                corrector.fit_constants(s_phase, s_coh)
+            corrector.fit_constants(s_phase, s_coh)
         del s_phase, s_coh
 
         quality = _Quality(grid.shape, n)
         corrected = {name: 0 for name in names}
         cycles_ds: Dict[str, object] = {}
         driver = gdal.GetDriverByName("GTiff")
-        if halo == 0:  # no closure after all: the first block (it starts at row 0) loses its halo below
-            first = tuple(a[:, : blocks[0][1]] for a in first)
         # While a block is corrected, the next one is read (start_block): at most two blocks are in memory.
         with readers:
             pending = None

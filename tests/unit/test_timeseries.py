@@ -111,6 +111,27 @@ def test_a_stack_too_big_for_one_block_is_prepared_block_by_block_as_in_one(
         assert one.valid_fraction == pytest.approx(other.valid_fraction, rel=1e-9)
 
 
+def test_a_network_without_triangles_is_prepared_uncorrected_block_by_block_as_in_one(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A chain of pairs has no closed triangle: nothing can be checked by phase closure, the note says how
+    to get it checked, and the windows read block by block (no halo then) give the one block's result."""
+    from insarhub_qgis.core.timeseries import prepare as prepare_module
+
+    _small_stack(tmp_path / "products", as_zip=True, max_offset_px=3, n_pairs=5)  # 6 dates, a chain
+    whole = prepare_products(tmp_path / "products", tmp_path / "whole")
+    monkeypatch.setitem(prepare_module._window_pass.__kwdefaults__, "block_bytes", 1)
+    blocks = prepare_products(tmp_path / "products", tmp_path / "blocks")
+
+    assert "no closed triangle" in whole.unwrap_correction and "NEIGHBOURS >= 2" in whole.unwrap_correction
+    assert blocks.unwrap_correction == whole.unwrap_correction
+    assert sum(p.closure_corrected_px for p in whole.products) == 0
+    for one, other in zip(blocks.products, whole.products):
+        assert np.array_equal(_read(one.raster("unw_phase")), _read(other.raster("unw_phase")))
+        assert one.mean_coherence == pytest.approx(other.mean_coherence, rel=1e-6)
+        assert one.valid_fraction == pytest.approx(other.valid_fraction, rel=1e-9)
+
+
 def test_common_grid_keeps_the_pixel_lattice(tmp_path: Path) -> None:
     stack = _small_stack(tmp_path / "products", as_zip=True, max_offset_px=3)
     assert len({(g.origin_x, g.origin_y, g.width, g.height) for g in stack.product_grids}) > 1
