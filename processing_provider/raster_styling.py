@@ -231,6 +231,10 @@ def timeseries_group_name(run_name: str, date_texts: Sequence[str]) -> str:
     return f"Time series {run_name}{span}".strip()
 
 
+#: Whether this QGIS gives a raster layer one time range per band (``FixedRangePerBand``, QGIS 3.38+).
+PER_BAND_TIME_RANGES = hasattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand")
+
+
 def follow_dates_per_band(layer: QgsRasterLayer, dates: Sequence[str]) -> bool:
     """Make ``layer`` show, at each moment of the Temporal Controller, the band of that date (band ``k`` from
     ``dates[k-1]`` until the next date): QGIS 3.38+'s ``FixedRangePerBand`` mode, which switches the
@@ -240,10 +244,10 @@ def follow_dates_per_band(layer: QgsRasterLayer, dates: Sequence[str]) -> bool:
     Issue 17 measured both designs (bench/bench_chart.py): one layer per date costs the loading of every
     layer (seconds at 150 dates) and a layer-tree entry per date; the frames themselves take about as long.
     """
-    mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
     properties = layer.temporalProperties()
-    if mode is None or not hasattr(properties, "setFixedRangePerBand") or len(dates) != layer.bandCount():
+    if not PER_BAND_TIME_RANGES or not hasattr(properties, "setFixedRangePerBand") or len(dates) != layer.bandCount():
         return False
+    mode = Qgis.RasterTemporalMode.FixedRangePerBand
     try:
         starts = [_date(text) for text in dates]
     except ValueError:

@@ -12,6 +12,7 @@ from fakes.los import enu_to_los, motion_for_box, s1_geometry, utm_grid, write_l
 from insarhub_qgis.core.decompose import decompose
 from insarhub_qgis.core.mintpy_env import find_mintpy_python
 from insarhub_qgis.processing_provider.decompose_styling import NAMES, style_decomposition_outputs
+from insarhub_qgis.processing_provider.raster_styling import PER_BAND_TIME_RANGES
 from qgis.core import (
     Qgis,
     QgsLayerTreeLayer,
@@ -75,7 +76,7 @@ def test_outputs_grouped_and_styled(qgis_new_project, decomposition):
     assert isinstance(mask, QgsPalettedRasterRenderer)
     assert [c.value for c in mask.classes()] == [0, 1, 2]
     subgroups = [child.name() for child in group.children() if not isinstance(child, QgsLayerTreeLayer)]
-    if hasattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand"):  # QGIS 3.38+
+    if PER_BAND_TIME_RANGES:  # QGIS 3.38+
         assert subgroups == []  # the displacement layers step through their bands themselves
         vertical_displacement = layers["VERTICAL_DISPLACEMENT"]
         assert vertical_displacement.temporalProperties().mode() == Qgis.RasterTemporalMode.FixedRangePerBand

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from insarhub_qgis.processing_provider.raster_styling import TimeSeriesPostProcessor, follow_dates_per_band
+from insarhub_qgis.processing_provider.raster_styling import (
+    BY_DATE_GROUP,
+    PER_BAND_TIME_RANGES,
+    TimeSeriesPostProcessor,
+    follow_dates_per_band,
+)
 from osgeo import gdal, osr
 from qgis.core import (
     Qgis,
@@ -25,7 +30,6 @@ from qgis.PyQt.QtCore import QDate, QDateTime, QSize, Qt, QTime
 
 DATES = ["20200102", "20200114", "20200126"]
 VALUES = (-10.0, 0.0, 10.0)  # mm: red, white, blue on the diverging ramp
-NATIVE = hasattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand")
 
 
 def _displacement(path) -> str:
@@ -69,8 +73,17 @@ def styled(qgis_new_project, tmp_path):
     return layer
 
 
-@pytest.mark.skipif(not NATIVE, reason="QGIS before 3.38 has no per-band time ranges")
+@pytest.mark.skipif(not PER_BAND_TIME_RANGES, reason="QGIS before 3.38 has no per-band time ranges")
 def test_displacement_layer_draws_the_band_of_the_date(styled) -> None:
+    # the displacement layer is the only one loaded: no layer per date
+    group = QgsProject.instance().layerTreeRoot().findGroup("run")
+    assert group.findGroup(BY_DATE_GROUP) is None
+    assert [node.layer() for node in group.findLayers()] == [styled]
+    assert len(QgsProject.instance().mapLayers()) == 1
+    properties = styled.temporalProperties()
+    assert properties.isActive() and properties.mode() == Qgis.RasterTemporalMode.FixedRangePerBand
+    when = QDateTime(QDate(2020, 1, 20), QTime(0, 0), Qt.TimeSpec.UTC)
+    assert properties.bandForTemporalRange(styled, QgsDateTimeRange(when, when.addSecs(3600))) == 2
     assert styled.renderer().band() == len(DATES)  # styled on the last date
     colours = [_colour_at(styled, QDate(2020, 1, day)) for day in (5, 20, 26)]
     # one colour per date, in the order of the values: red (-10 mm), white-ish (0), blue (+10 mm)
@@ -85,7 +98,7 @@ def test_displacement_layer_draws_the_band_of_the_date(styled) -> None:
     )
 
 
-@pytest.mark.skipif(NATIVE, reason="QGIS 3.38+ steps the layer's own bands")
+@pytest.mark.skipif(PER_BAND_TIME_RANGES, reason="QGIS 3.38+ steps the layer's own bands")
 def test_older_qgis_keeps_the_layer_as_it_was(styled) -> None:
     assert not follow_dates_per_band(styled, DATES)
     assert styled.renderer().band() == len(DATES)

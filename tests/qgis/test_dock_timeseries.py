@@ -10,13 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fakes.products import Grid, make_stack
-from insarhub_qgis.processing_provider.raster_styling import BY_DATE_GROUP, TIMESERIES_ROLE
+from insarhub_qgis.processing_provider.raster_styling import (
+    BY_DATE_GROUP,
+    PER_BAND_TIME_RANGES,
+    TIMESERIES_ROLE,
+)
 from insarhub_qgis.processing_provider.styling import ROLE_PROPERTY, groups_with_role
 from insarhub_qgis.ui import temporal
 from insarhub_qgis.ui.dock import find_result_layer
 from osgeo import gdal
 from qgis.core import (
-    Qgis,
     QgsCoordinateReferenceSystem,
     QgsDateTimeRange,
     QgsPointXY,
@@ -29,7 +32,6 @@ from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QTime
 
 pytestmark = pytest.mark.slow
 UTM = QgsCoordinateReferenceSystem("EPSG:32719")
-NATIVE = hasattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand")  # per-band time ranges
 
 
 @pytest.fixture()
@@ -99,7 +101,7 @@ def test_reference_area_run_and_time_on_the_map(dock, qgis_canvas, controller, q
     assert not any(n.isVisible() for n in nodes[2:])
     by_date = group.findGroup(BY_DATE_GROUP)
     displacement_node = nodes[-1]
-    if NATIVE:  # QGIS 3.38+: the displacement layer itself follows the dates; no layer per date
+    if PER_BAND_TIME_RANGES:  # QGIS 3.38+: the displacement layer itself follows the dates; no layer per date
         assert by_date is None and displacement_node.layer().temporalProperties().isActive()
         assert len(group.findLayers()) == 5
     else:
@@ -126,7 +128,7 @@ def test_reference_area_run_and_time_on_the_map(dock, qgis_canvas, controller, q
     series_page.animateDisplacement.click()  # animate: the velocity gives way to the dates
     assert controller.navigationMode() == temporal.ANIMATED
     when = _utc(stack.dates[2]).addSecs(3600)
-    if NATIVE:
+    if PER_BAND_TIME_RANGES:
         assert not nodes[1].isVisible() and displacement_node.isVisible()
         layer = displacement_node.layer()
         assert layer.temporalProperties().bandForTemporalRange(layer, QgsDateTimeRange(when, when)) == 3
@@ -135,7 +137,7 @@ def test_reference_area_run_and_time_on_the_map(dock, qgis_canvas, controller, q
         third = by_date.findLayers()[2].layer()
         assert third.temporalProperties().isVisibleInTemporalRange(QgsDateTimeRange(when, when))
     controller.setNavigationMode(temporal.NAVIGATION_OFF)  # back: the velocity again
-    assert nodes[1].isVisible() and not (displacement_node.isVisible() if NATIVE else by_date.isVisible())
+    assert nodes[1].isVisible() and not (displacement_node.isVisible() if PER_BAND_TIME_RANGES else by_date.isVisible())
 
     # The chart chose the displacement by itself; a click charts that pixel's values.
     displacement = series_page.displacement_layer()

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from insarhub_qgis.processing_provider.raster_styling import (
     BY_DATE_GROUP,
+    PER_BAND_TIME_RANGES,
     TimeSeriesPostProcessor,
     nice_ceiling,
     robust_limit,
 )
 from osgeo import gdal, osr
 from qgis.core import (
-    Qgis,
     QgsDateTimeRange,
     QgsProcessingContext,
     QgsProcessingFeedback,
@@ -61,31 +61,7 @@ def test_velocity_ramp_is_symmetric_and_robust(qgis_new_project, tmp_path):
     assert group is not None and group.findLayer(layer.id()) is not None
 
 
-NATIVE = hasattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand")
-
-
-@pytest.mark.skipif(not NATIVE, reason="QGIS before 3.38 has no per-band time ranges")
-def test_displacement_steps_through_dates_as_one_layer(qgis_new_project, tmp_path):
-    """QGIS 3.38+: the displacement layer is the only one loaded; it shows the band of each date."""
-    dates = ["20200102", "20200114", "20200126"]
-    bands = [np.full((10, 10), v, dtype="float32") for v in (0, -3, -6)]
-    path = _write(tmp_path / "displacement.tif", bands, dates)
-    layer = QgsRasterLayer(path, "displacement", "gdal")
-    QgsProject.instance().addMapLayer(layer)
-    context = QgsProcessingContext()
-    context.setProject(QgsProject.instance())
-    TimeSeriesPostProcessor("run", "DISPLACEMENT", dates).postProcessLayer(layer, context, QgsProcessingFeedback())
-    group = QgsProject.instance().layerTreeRoot().findGroup("run")
-    assert group.findGroup(BY_DATE_GROUP) is None
-    assert [node.layer() for node in group.findLayers()] == [layer]
-    assert len(QgsProject.instance().mapLayers()) == 1
-    properties = layer.temporalProperties()
-    assert properties.isActive() and properties.mode() == Qgis.RasterTemporalMode.FixedRangePerBand
-    when = QDateTime(QDate(2020, 1, 20), QTime(0, 0), Qt.UTC)
-    assert properties.bandForTemporalRange(layer, QgsDateTimeRange(when, when.addSecs(3600))) == 2
-
-
-@pytest.mark.skipif(NATIVE, reason="QGIS 3.38+ steps the layer's own bands")
+@pytest.mark.skipif(PER_BAND_TIME_RANGES, reason="QGIS 3.38+ steps the layer's own bands (test_displacement_per_band)")
 def test_displacement_steps_through_dates(qgis_new_project, tmp_path):
     dates = ["20200102", "20200114", "20200126"]
     bands = [np.full((10, 10), v, dtype="float32") for v in (0, -3, -6)]
