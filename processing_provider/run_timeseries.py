@@ -240,6 +240,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             warn=feedback.pushWarning,
             progress=lambda percent: feedback.setProgress(0.2 * percent),
             is_cancelled=feedback.isCanceled,
+            mintpy_python=interpreter.python,
         )
         feedback.pushInfo(
             f"{len(prepared.pairs)} interferograms over {len(prepared.dates)} dates on a "

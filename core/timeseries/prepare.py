@@ -42,11 +42,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import CancelledError, InputError
+from .prepared_stack import StackWriter, remove_prepared_stack
 
 #: Raster suffixes MintPy reads per interferogram.
 IFG_SUFFIXES = ("unw_phase", "corr")
@@ -1090,6 +1091,7 @@ class _Pass:
     closure_note: str  # what the phase-closure correction did or why it could not run
     components: Dict[str, int] = field(default_factory=dict)  # largest conncomp label (0: derived)
     whole: Dict[str, bool] = field(default_factory=dict)  # one conncomp label on the whole grid
+    stack: str = ""  # "" or why the stack for MintPy could not be written (``stack`` of _window_pass)
 
 
 def _allow_open_files(count: int) -> None:
@@ -1130,14 +1132,20 @@ def _window_pass(
     progress: Callable[[float], None],
     block_bytes: int = 256 << 20,
     min_sample_px: int = 20_000,
+    stack: StackWriter | None = None,
 ) -> _Pass:
     """Read every window MintPy will read once, in blocks of rows across all interferograms: validates them,
     gathers the stack statistics and (``closure``) finds and corrects unwrapping errors from the phase
     closure of triangles (:mod:`.closure`), writing the whole cycles of each corrected interferogram beside
     its window (``<name>.unwrap_cycles.tif``, mostly zeros) and making its ``_unw_phase.vrt`` add them.
 
+    ``stack``: also hand every block, as corrected, to this writer of MintPy's interferogram stack
+    (:mod:`.prepared_stack`), so that MintPy does not read the products again; blocks then start at
+    multiples of its chunk rows. The writer is closed (or aborted) before the pass returns.
+
     Time is linear in the number of products; memory about twice ``block_bytes`` (the block being corrected
-    and the next one, read meanwhile) plus a few grid-sized arrays.
+    and the next one, read meanwhile; two more with a ``stack``, one queued and one being sent) plus a few
+    grid-sized arrays.
     """
     from osgeo import gdal
 
@@ -1193,8 +1201,10 @@ def _window_pass(
             raise RuntimeError("GDAL could not read it")
         return data
 
-    def fill(arrays: Tuple[np.ndarray, np.ndarray, np.ndarray], r0: int, r1: int, ks: range) -> None:
-        phase, coh, cc_ok = arrays
+    keep_labels = stack is not None and not all(derived[name] for name in names)
+
+    def fill(arrays: Tuple[np.ndarray, ...], r0: int, r1: int, ks: range) -> None:
+        phase, coh, cc_ok, kept_labels = arrays
         for k in ks:
             name = names[k]
             try:
@@ -1203,6 +1213,8 @@ def _window_pass(
                 if not derived[name]:
                     labels = rows_of(name, CONNCOMP_SUFFIX, r0, r1)
                     cc_ok[k] = labels > 0
+                    if kept_labels is not None:
+                        kept_labels[k] = labels
                     if labels.size:
                         components[name] = max(components[name], int(labels.max()))
                         lowest[name] = min(lowest[name], int(labels.min()))
@@ -1214,15 +1226,16 @@ def _window_pass(
     # reading takes longer than correcting. A product's datasets are only ever used by one thread at a time.
     readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="insarhub-windows")
 
-    def start_block(r0: int, r1: int) -> Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray], list]:
+    def start_block(r0: int, r1: int) -> Tuple[Tuple[np.ndarray, ...], list]:
         arrays = (
             np.zeros((n, r1 - r0, width), dtype=np.float32),
             np.zeros((n, r1 - r0, width), dtype=np.float32),
             np.ones((n, r1 - r0, width), dtype=bool),
+            np.zeros((n, r1 - r0, width), dtype=np.int16) if keep_labels else None,
         )
         return arrays, [readers.submit(fill, arrays, r0, r1, range(part, n, 2)) for part in (0, 1)]
 
-    def finish_block(started: Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray], list]) -> Tuple[np.ndarray, ...]:
+    def finish_block(started: Tuple[Tuple[np.ndarray, ...], list]) -> Tuple[np.ndarray, ...]:
         arrays, jobs = started
         for job in jobs:
             job.result()
@@ -1244,7 +1257,10 @@ def _window_pass(
             )
             corrector = None
         halo = corrector.window_px // 2 + 1 if corrector is not None else 0  # the majority and the 3 x 3 mean
-        rows_per_block = max(8, int(block_bytes // max(1, n * width * 9)))
+        rows_per_block = max(8, int(block_bytes // max(1, n * width * (11 if keep_labels else 9))))
+        if stack is not None:  # whole chunks of rows of MintPy's datasets per block: each written once
+            chunk_rows = stack.start()
+            rows_per_block = max(chunk_rows, rows_per_block // chunk_rows * chunk_rows)
         blocks = [(r0, min(height, r0 + rows_per_block)) for r0 in range(0, height, rows_per_block)]
 
         def with_halo(r0: int, r1: int) -> Tuple[int, int]:
@@ -1258,7 +1274,7 @@ def _window_pass(
         first = read_block(*with_halo(*blocks[0]))
         if failed:
             return _Pass(None, failed, {}, "")
-        s_phase, s_coh = first[0].reshape(n, -1), first[1].reshape(n, -1)
+        s_phase, s_coh = first[0].reshape(n, -1), first[1].reshape(n, -1)  # views: the block is not changed
         if len(blocks) > 1 and not _sample_is_enough(s_phase, s_coh, corrector, min_sample_px):
             starts = sorted({int(v) for v in np.linspace(0, max(0, height - 8), 12)})
             sample = [read_block(r, min(height, r + 8)) for r in starts]
@@ -1286,10 +1302,10 @@ def _window_pass(
                 check_cancel()
                 h0, h1 = with_halo(r0, r1)
                 if index == 0:
-                    phase, coh, cc_ok = first
+                    phase, coh, cc_ok, labels = first
                     first = None
                 else:
-                    phase, coh, cc_ok = finish_block(pending)
+                    phase, coh, cc_ok, labels = finish_block(pending)
                 following = blocks[index + 1] if index + 1 < len(blocks) else None
                 pending = start_block(*with_halo(*following)) if following else None
                 if failed:
@@ -1316,9 +1332,12 @@ def _window_pass(
                             cycles_ds[name].SetProjection(grid.crs_wkt)
                         cycles_ds[name].GetRasterBand(1).WriteArray(kept.astype(np.int16), 0, r0)
                         corrected[name] += int(np.count_nonzero(kept))
-                        phase[k, inner] += (2.0 * np.pi * kept).astype(np.float32)
+                        # in double, cast once: the sum the corrected VRT gives MintPy (_corrected_phase_vrt)
+                        phase[k, inner] = (phase[k, inner] + 2.0 * np.pi * kept).astype(np.float32)
                 quality.add_rows(r0, phase[:, inner], coh[:, inner], cc_ok[:, inner], years, typical)
-                del phase, coh, cc_ok
+                if stack is not None:
+                    stack.put(r0, r1, phase[:, inner], coh[:, inner], None if labels is None else labels[:, inner])
+                del phase, coh, cc_ok, labels
                 progress(100.0 * r1 / height)
         datasets.clear()
         for name, ds in cycles_ds.items():
@@ -1349,9 +1368,14 @@ def _window_pass(
                 )
             )
         whole = {name: not derived[name] and 0 < lowest[name] == components[name] for name in names}
-        return _Pass(quality, {}, corrected, note, components, whole)
-    finally:  # also after a failure or a cancel: wait for the reads under way
+        stack_error = ""
+        if stack is not None and not stack.close():
+            stack_error = stack.error or "it is incomplete"
+        return _Pass(quality, {}, corrected, note, components, whole, stack_error)
+    finally:  # also after a failure or a cancel: wait for the reads under way, stop the stack's writer
         readers.shutdown(wait=True)
+        if stack is not None:
+            stack.abort()
 
 
 def remove_sidecars(folder: Path) -> List[Path]:
@@ -1425,6 +1449,8 @@ def prepare_products(
     warn: Log | None = None,
     progress: Callable[[float], None] | None = None,
     is_cancelled: Callable[[], bool] = _never,
+    mintpy_python: str | None = None,
+    mintpy_env: Mapping[str, str] | None = None,
 ) -> Prepared:
     """Find and check the HyP3 InSAR products of ``products_folder`` and present them on one common grid
     in ``workdir/inputs`` (as windows, VRTs; no raster is copied).
@@ -1451,6 +1477,11 @@ def prepare_products(
     log, warn: receive progress messages and warnings (``warn`` defaults to ``log``).
     progress: receives the percentage done (0-100).
     is_cancelled: polled between products; :class:`CancelledError` when it returns True.
+    mintpy_python: MintPy's interpreter (``mintpy_env``: the base of its environment, see
+        :func:`~.run.mintpy_environment`): while reading the products,
+        also write the interferogram stack MintPy's ``load_data`` would write
+        (``workdir/inputs/insarhub_stack.h5``, see :mod:`.stack_worker`), so that MintPy does not read the
+        products again. When that fails, a warning says why and MintPy reads them itself.
 
     Every window MintPy will read is read once here (a truncated GeoTIFF opens but fails on read), in
     time linear in the number of products and memory of a few grid-sized arrays.
@@ -1754,6 +1785,7 @@ def prepare_products(
                     shutil.rmtree(sub)
             for stale in MINTPY_LOADED_FILES:
                 (inputs / stale).unlink(missing_ok=True)
+            remove_prepared_stack(inputs)
 
             order = sorted(kept, key=lambda i: (i.parsed.reference_date, i.parsed.secondary_date))
             folders: Dict[str, Path] = {}
@@ -1791,6 +1823,16 @@ def prepare_products(
                     "Reading every window once (validation, stack statistics"
                     + (", unwrapping errors by phase closure)..." if unwrap_correction else ")...")
                 )
+                writer = None
+                if mintpy_python:
+                    writer = StackWriter(
+                        mintpy_python,
+                        inputs,
+                        [(f"{i.parsed.reference_date:%Y%m%d}", f"{i.parsed.secondary_date:%Y%m%d}") for i in order],
+                        [derived[i.cand.name] for i in order],
+                        grid.shape,
+                        env=mintpy_env,
+                    )
                 result = _window_pass(
                     folders,
                     order,
@@ -1799,6 +1841,7 @@ def prepare_products(
                     closure=unwrap_correction,
                     check_cancel=_check_cancel,
                     progress=lambda percent: _progress(10.0 + 0.9 * percent),
+                    stack=writer,
                 )
                 failed = result.failed
             if not failed:
@@ -1822,6 +1865,16 @@ def prepare_products(
         quality = result.quality
         assert quality is not None
         closure_note = result.closure_note
+        if mintpy_python and result.stack:
+            _warn(
+                f"The interferogram stack could not be written while reading the products ({result.stack}); "
+                "MintPy reads the products itself, which takes longer."
+            )
+        elif mintpy_python:
+            log(
+                f"Wrote the interferogram stack for MintPy while reading ({INPUTS_DIR}/insarhub_stack.h5): its "
+                "load_data step will not read the products again."
+            )
         written = 0
         for k, item in enumerate(order):
             name = item.cand.name

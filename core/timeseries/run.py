@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Callable, Deque, Dict, List, Mapping, Sequence, Tuple
 
 from ..errors import CancelledError, ConfigurationError, InsarhubError, MintpyNotFoundError
+from .stack_worker import PREPARED_STACK
+
+STACK_WORKER = Path(__file__).resolve().parent / "stack_worker.py"
 
 #: smallbaselineApp's steps in MintPy 1.6.4 (``mintpy.defaults.template.STEP_LIST``); the run announces
 #: its own list, which replaces this one.
@@ -532,7 +535,10 @@ def run_smallbaseline(
     env: Mapping[str, str] | None = None,
     append_log: bool = False,
 ) -> RunResult:
-    """Run ``python -m mintpy.cli.smallbaselineApp cfg_path`` in ``workdir`` and wait for it.
+    """Run ``python -m mintpy.cli.smallbaselineApp cfg_path`` in ``workdir`` and wait for it. When the
+    preparation wrote the interferogram stack (``workdir/inputs/insarhub_stack.h5``), ``python
+    stack_worker.py smallbaselineApp cfg_path`` instead: the same run, whose ``load_data`` takes that stack
+    rather than reading the products again (:mod:`.stack_worker`).
 
     Parameters
     ----------
@@ -578,6 +584,8 @@ def run_smallbaseline(
         os.replace(log_path, log_path.with_name(LOG_NAME + ".1"))
 
     command = [python, "-m", "mintpy.cli.smallbaselineApp", str(cfg_path), "--dir", str(workdir), *extra_args]
+    if (workdir / "inputs" / PREPARED_STACK).is_file():  # load_data takes the stack the preparation wrote
+        command[1:3] = [str(STACK_WORKER), "smallbaselineApp"]
     steps: List[str] = list(MINTPY_STEPS)
     seen: List[str] = []
     tail: Deque[str] = deque(maxlen=200)

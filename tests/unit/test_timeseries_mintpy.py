@@ -50,7 +50,7 @@ def result(tmp_path_factory, mintpy_python: str) -> Dict:
     work = tmp / "work"
     timings: Dict[str, float] = {}
     t0 = time.monotonic()
-    prepared = prepare_products(tmp / "download", work)
+    prepared = prepare_products(tmp / "download", work, mintpy_python=mintpy_python)  # as runtimeseries does
     timings["prepare_s"] = time.monotonic() - t0
     cfg = write_config(prepared, work)
     steps: List[str] = []
