@@ -1865,6 +1865,13 @@ def prepare_products(
         quality = result.quality
         assert quality is not None
         closure_note = result.closure_note
+        if mintpy_python and any(text in result.stack for text in ("No space left", "Disk quota exceeded")):
+            need = len(order) * grid.width * grid.height * 8 / 2**30
+            raise InputError(
+                f"The disk of the work folder '{workdir}' is full: MintPy's interferogram stack alone needs about "
+                f"{need:.1f} GiB there, and its time series as much again. Free space on that disk or choose a work "
+                f"folder on a larger one, then run again (the products are untouched). ({result.stack})"
+            )
         if mintpy_python and result.stack:
             _warn(
                 f"The interferogram stack could not be written while reading the products ({result.stack}); "

@@ -59,6 +59,8 @@ class StackWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
         self._stderr: Deque[str] = deque(maxlen=20)
+        self._drain: threading.Thread | None = None
+        self._failing = threading.Lock()  # the sending thread and the caller may both fail it
 
     # ---------------------------------------------------------------- life cycle
     def start(self) -> int:
@@ -75,7 +77,14 @@ class StackWriter:
         except OSError as exc:
             self._fail(f"MintPy's interpreter {self.python} could not be started ({exc})")
             return 1
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        try:  # Linux: 1 MiB instead of 64 KiB per hand-over of the pipe (the most it allows unprivileged)
+            import fcntl
+
+            fcntl.fcntl(self._proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
+        except (ImportError, AttributeError, OSError):
+            pass
+        self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._drain.start()
         header = {"pairs": self.pairs, "height": self.shape[0], "width": self.shape[1], "derived": self.derived}
         try:
             assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -107,11 +116,15 @@ class StackWriter:
             assert self._proc.stdout is not None
             answer = self._proc.stdout.readline().decode(errors="replace").strip()
             code = self._proc.wait()
+            self._proc.stdout.close()
             if code != 0 or answer != "DONE":
                 self._fail(f"the stack writer ended with code {code}")
         if self.error is not None:
             return False
-        return (self.inputs_dir / PREPARED_STACK).is_file() and (self.inputs_dir / PREPARED_CONNCOMP).is_file()
+        measured = not all(self.derived)  # connected components of their own: written beside the stack
+        return (self.inputs_dir / PREPARED_STACK).is_file() and (
+            not measured or (self.inputs_dir / PREPARED_CONNCOMP).is_file()
+        )
 
     def abort(self, why: str = "the preparation stopped") -> None:
         """Stop the worker and remove what it wrote (a no-op after :meth:`close`)."""
@@ -128,12 +141,25 @@ class StackWriter:
                 continue
 
     def _fail(self, why: str) -> None:
+        with self._failing:
+            self._fail_locked(why)
+
+    def _fail_locked(self, why: str) -> None:
+        if self._proc is not None:
+            if self._proc.returncode is None:
+                self._proc.kill()
+                self._proc.wait()
+            for stream in (self._proc.stdin, self._proc.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:  # the pipe to a dead worker: nothing left to flush
+                    pass
+            if self._drain is not None:  # what the worker said last, before it is quoted
+                self._drain.join(timeout=5)
         if self.error is None:
             tail = " ".join(line for line in self._stderr if line)[-400:]
             self.error = why + (f": {tail}" if tail else "")
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.kill()
-            self._proc.wait()
         while True:  # release a put() waiting on the queue
             try:
                 self._queue.get_nowait()
@@ -143,8 +169,9 @@ class StackWriter:
 
     def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
-        for line in self._proc.stderr:
-            self._stderr.append(line.decode(errors="replace").strip())
+        with self._proc.stderr:
+            for line in self._proc.stderr:
+                self._stderr.append(line.decode(errors="replace").strip())
 
     def _send(self) -> None:
         assert self._proc is not None and self._proc.stdin is not None

@@ -14,15 +14,18 @@ in ``smallbaselineApp`` mode, MintPy.
     "derived": [bool, ...]}``, answers ``CHUNK_ROWS <rows>`` (blocks should start at multiples of it), then
     takes blocks: a header of two little-endian int64 ``r0, r1`` followed by the rows ``r0:r1`` of every
     interferogram's unwrapped phase (float32, interferogram by interferogram), of the coherence (float32)
-    and of the connected components (int16) of the interferograms that are not ``derived``. The connected
-    components of a ``derived`` one are 1 where its phase is valid, as the preparation's derived VRT has
-    them (:func:`~.prepare._derived_conncomp_vrt`). A header ``-1, -1`` ends: the files are closed and
-    renamed from ``.partial`` and ``DONE`` is answered.
+    and of the connected components (int16) of the interferograms that are not ``derived`` (those whose
+    products have an unwrapper's). A header ``-1, -1`` ends: the files are closed and renamed from
+    ``.partial`` and ``DONE`` is answered.
 
-    Written: ``INPUTS_DIR/insarhub_stack.h5`` (``unwrapPhase``, ``coherence``: float32, no compression) and
-    ``INPUTS_DIR/insarhub_conncomp.h5`` (``connectComponent``: int16, lzf), each dataset of shape
-    ``(interferograms, height, width)``, ``chunks=True`` and ``maxshape (None, height, width)``, all as
-    ``mintpy.objects.stackDict.ifgramStackDict.write2hdf5`` creates them.
+    Written: ``INPUTS_DIR/insarhub_stack.h5`` (``unwrapPhase``, ``coherence``: float32, no compression)
+    and, when some products have their own connected components, ``INPUTS_DIR/insarhub_conncomp.h5``
+    (``connectComponent``: int16, lzf; 0 for the derived ones), each dataset of shape ``(interferograms,
+    height, width)``, ``chunks=True`` and ``maxshape (None, height, width)``, all as
+    ``mintpy.objects.stackDict.ifgramStackDict.write2hdf5`` creates them. The derived connected components
+    (1 where the phase is valid, as the preparation's derived VRT has them:
+    :func:`~.prepare._derived_conncomp_vrt`) are made only if MintPy loads ``connectComponent``, from the
+    stack's phase: it does only for its unwrapping-error corrections.
 
 ``<python> stack_worker.py smallbaselineApp ARGS...`` runs ``mintpy.cli.smallbaselineApp.main(ARGS)``
     with one change: when ``load_data`` writes ``inputs/ifgramStack.h5`` and the prepared stack beside it
@@ -47,6 +50,7 @@ PARTIAL = ".partial"
 _BLOCK_HEADER = struct.Struct("<qq")
 _PREPARED_DATASETS = ("unwrapPhase", "coherence")
 _PAIRS_ATTR = "insarhub_pairs"
+_DERIVED_ATTR = "insarhub_derived"
 
 
 # ------------------------------------------------------------------------------------ write
@@ -73,16 +77,20 @@ def write(inputs_dir: str) -> None:
     stack_path = os.path.join(inputs_dir, PREPARED_STACK + PARTIAL)
     conncomp_path = os.path.join(inputs_dir, PREPARED_CONNCOMP + PARTIAL)
     measured = [k for k in range(n) if not derived[k]]
-    # the chunks straddling two blocks of connected components stay in the cache until both halves came
-    with h5py.File(stack_path, "w") as stack, h5py.File(conncomp_path, "w", rdcc_nbytes=256 << 20) as ccf:
+    with h5py.File(stack_path, "w") as stack:
         datasets = [
             stack.create_dataset(name, shape=shape, maxshape=maxshape, dtype=np.float32, chunks=True)
             for name in _PREPARED_DATASETS
         ]
-        conncomp = ccf.create_dataset(
-            "connectComponent", shape=shape, maxshape=maxshape, dtype=np.int16, chunks=True, compression="lzf"
-        )
+        conncomp = None
+        if measured:
+            # the chunks straddling two blocks stay in the cache until both halves came
+            ccf = h5py.File(conncomp_path, "w", rdcc_nbytes=256 << 20)
+            conncomp = ccf.create_dataset(
+                "connectComponent", shape=shape, maxshape=maxshape, dtype=np.int16, chunks=True, compression="lzf"
+            )
         stack.attrs[_PAIRS_ATTR] = json.dumps(pairs)
+        stack.attrs[_DERIVED_ATTR] = json.dumps(derived)
         print(f"CHUNK_ROWS {datasets[0].chunks[1]}", flush=True)
         while True:
             block = bytearray(_BLOCK_HEADER.size)
@@ -93,27 +101,44 @@ def write(inputs_dir: str) -> None:
             if not 0 <= r0 < r1 <= height:
                 raise ValueError(f"rows {r0}:{r1} are outside the grid of {height} rows")
             rows = r1 - r0
-            phase = np.empty((n, rows, width), dtype=np.float32)
-            _read_exactly(stdin, phase)
-            datasets[0][:, r0:r1, :] = phase
-            coherence = np.empty((n, rows, width), dtype=np.float32)
-            _read_exactly(stdin, coherence)
-            datasets[1][:, r0:r1, :] = coherence
-            del coherence
-            labels = np.empty((n, rows, width), dtype=np.int16)
-            if measured:
+            for dataset in datasets:
+                data = np.empty((n, rows, width), dtype=np.float32)
+                _read_exactly(stdin, data)
+                dataset[:, r0:r1, :] = data
+                del data
+            if conncomp is not None:
+                labels = np.zeros((n, rows, width), dtype=np.int16)
                 sent = np.empty((len(measured), rows, width), dtype=np.int16)
                 _read_exactly(stdin, sent)
                 labels[measured] = sent
-                del sent
-            for k in range(n):
-                if derived[k]:  # the derived VRT's lookup table: 0 where the phase is 0, 1 elsewhere (NaN too)
-                    labels[k] = ~(np.abs(phase[k]) < 1e-30)
-            conncomp[:, r0:r1, :] = labels
-            del phase, labels
+                conncomp[:, r0:r1, :] = labels
+                del sent, labels
+        if conncomp is not None:
+            ccf.close()
     os.replace(stack_path, os.path.join(inputs_dir, PREPARED_STACK))
-    os.replace(conncomp_path, os.path.join(inputs_dir, PREPARED_CONNCOMP))
+    if measured:
+        os.replace(conncomp_path, os.path.join(inputs_dir, PREPARED_CONNCOMP))
     print("DONE", flush=True)
+
+
+def _derived_conncomp(stack, derived) -> None:  # noqa: ANN001
+    """Fill ``connectComponent`` of the ``derived`` interferograms from the stack's phase, a chunk of
+    interferograms at a time: 1 where the phase is valid, 0 where it is 0 (nodata), as the lookup table of
+    the preparation's derived VRT maps it (NaN to 1)."""
+    import numpy as np
+
+    phase, conncomp = stack["unwrapPhase"], stack["connectComponent"]
+    step = conncomp.chunks[0] if conncomp.chunks else 1
+    for k0 in range(0, len(derived), step):
+        ks = [k for k in range(k0, min(len(derived), k0 + step)) if derived[k]]
+        if not ks:
+            continue
+        values = conncomp[k0 : k0 + step] if len(ks) < min(step, len(derived) - k0) else None
+        block = phase[k0 : k0 + step]
+        out = values if values is not None else np.zeros(block.shape, dtype=np.int16)
+        for k in ks:
+            out[k - k0] = ~(np.abs(block[k - k0]) < 1e-30)
+        conncomp[k0 : k0 + step] = out
 
 
 # ------------------------------------------------------------------------------------ load_data
@@ -172,7 +197,8 @@ def install_prepared_stack_loader() -> None:
                     why = _mismatch(stack, pairs, names, box, xstep, ystep, compression, geom_obj, access_mode)
                     if why is None and stack["unwrapPhase"].shape != self.get_size(box=box):
                         why = f"its size {stack['unwrapPhase'].shape} is not MintPy's {self.get_size(box=box)}"
-                if why is None and "connectComponent" in names and not os.path.isfile(prepared_cc):
+                    measured = not all(json.loads(stack.attrs[_DERIVED_ATTR]))
+                if why is None and "connectComponent" in names and measured and not os.path.isfile(prepared_cc):
                     why = f"{PREPARED_CONNCOMP} is missing"
             except (OSError, KeyError, ValueError) as exc:
                 why = f"it cannot be read ({exc})"
@@ -207,9 +233,22 @@ def install_prepared_stack_loader() -> None:
         self.dsNames = names
         n = len(pairs)
         with h5py.File(prepared, "r+") as f:
+            derived = json.loads(f.attrs[_DERIVED_ATTR])
             if "connectComponent" in names:
-                with h5py.File(prepared_cc, "r") as src:
-                    f.copy(src["connectComponent"], "connectComponent")
+                if os.path.isfile(prepared_cc):  # the unwrapper's, already compressed: copied as they are
+                    with h5py.File(prepared_cc, "r") as src:
+                        f.copy(src["connectComponent"], "connectComponent")
+                else:
+                    shape = f["unwrapPhase"].shape
+                    f.create_dataset(
+                        "connectComponent",
+                        shape=shape,
+                        maxshape=(None, *shape[1:]),
+                        dtype=np.int16,
+                        chunks=True,
+                        compression="lzf",
+                    )
+                _derived_conncomp(f, derived)
             # the rest is MintPy's write2hdf5 (mintpy.objects.stackDict, MintPy 1.6.4), after its datasets
             for name in names:
                 f[name].attrs["MODIFICATION_TIME"] = str(time.time())
@@ -227,7 +266,7 @@ def install_prepared_stack_loader() -> None:
                 print("update metadata due to subset")
                 meta = attr.update_attribute4subset(meta, box)
             meta["FILE_TYPE"] = self.name
-            del f.attrs[_PAIRS_ATTR]
+            del f.attrs[_PAIRS_ATTR], f.attrs[_DERIVED_ATTR]
             for key, value in meta.items():
                 f.attrs[key] = value
         os.replace(prepared, outputFile)

@@ -17,7 +17,7 @@ from typing import List
 
 import pytest
 from fakes.products import realistic_stack
-from insarhub_qgis.core.errors import CancelledError, MintpyNotFoundError
+from insarhub_qgis.core.errors import CancelledError, InputError, MintpyNotFoundError
 from insarhub_qgis.core.mintpy_env import find_mintpy_python
 from insarhub_qgis.core.timeseries import prepare as prepare_module
 from insarhub_qgis.core.timeseries import prepare_products, run_smallbaseline, write_config
@@ -139,28 +139,43 @@ def _script(tmp_path: Path, name: str, body: str) -> str:
     return str(exe)
 
 
-@pytest.mark.parametrize(
-    "body, why",
-    [
-        ("import sys\nsys.exit('ModuleNotFoundError: No module named h5py')\n", "No module named h5py"),
-        # answers, takes the first block and dies, as on a full disk
-        (
-            "import sys\nsys.stdin.buffer.readline()\nprint('CHUNK_ROWS 8', flush=True)\n"
-            "sys.stdin.buffer.read(100000)\nsys.exit('OSError: [Errno 28] No space left on device')\n",
-            "No space left on device",
-        ),
-    ],
-    ids=["no-h5py", "dies-mid-way"],
-)
-def test_a_failing_stack_writer_costs_only_the_speed(tmp_path: Path, body: str, why: str) -> None:
+def test_a_failing_stack_writer_costs_only_the_speed(tmp_path: Path) -> None:
     _stack(tmp_path / "products", "INSAR_GAMMA")
-    python = _script(tmp_path, "badpython", body)
-    warnings: List[str] = []
-    prepared = prepare_products(tmp_path / "products", tmp_path / "work", mintpy_python=python, warn=warnings.append)
-    assert len(prepared.products) == 18
-    said = [w for w in warnings if "interferogram stack could not be written" in w]
-    assert len(said) == 1 and why in said[0] and "MintPy reads the products itself" in said[0]
+    # an interpreter without h5py, then one that answers, takes a little of the first block and crashes
+    bodies = {
+        "no h5py": "import sys\nsys.exit('ModuleNotFoundError: No module named h5py')\n",
+        "crashed": "import sys\nsys.stdin.buffer.readline()\nprint('CHUNK_ROWS 8', flush=True)\n"
+        "sys.stdin.buffer.read(100000)\nsys.exit('Segmentation fault')\n",
+    }
+    for why, body in bodies.items():
+        warnings: List[str] = []
+        prepared = prepare_products(
+            tmp_path / "products", tmp_path / why, mintpy_python=_script(tmp_path, why.replace(" ", "") + "python", body),
+            warn=warnings.append,
+        )
+        assert len(prepared.products) == 18
+        said = [w for w in warnings if "interferogram stack could not be written" in w]
+        assert len(said) == 1 and body.split("'")[-2] in said[0] and "MintPy reads the products itself" in said[0]
+        assert not [name for name in PREPARED_FILES if (tmp_path / why / "inputs" / name).exists()]
+        assert not descendants(os.getpid())
+
+
+def test_a_full_disk_while_writing_the_stack_says_so_and_loses_nothing(tmp_path: Path) -> None:
+    _stack(tmp_path / "products", "INSAR_GAMMA")
+    before = sorted(p.name for p in (tmp_path / "products").iterdir())
+    full = _script(
+        tmp_path,
+        "fullpython",
+        "import sys\nsys.stdin.buffer.readline()\nprint('CHUNK_ROWS 8', flush=True)\n"
+        "sys.stdin.buffer.read(100000)\nsys.exit('OSError: [Errno 28] No space left on device')\n",
+    )
+    with pytest.raises(InputError) as err:
+        prepare_products(tmp_path / "products", tmp_path / "work", mintpy_python=full)
+    message = str(err.value)
+    assert "disk of the work folder" in message and "is full" in message and "GiB" in message
+    assert "Free space on that disk or choose a work folder on a larger one" in message
     assert not [name for name in PREPARED_FILES if (tmp_path / "work/inputs" / name).exists()]
+    assert sorted(p.name for p in (tmp_path / "products").iterdir()) == before
     assert not descendants(os.getpid())
 
 
