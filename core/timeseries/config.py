@@ -55,16 +55,18 @@ def _box_mean(values: np.ndarray, half: int) -> np.ndarray:
     """Mean over a ``(2 half + 1)``-pixel square window (edges: over the part inside the array)."""
     if half <= 0:
         return values.astype(np.float64)
-    padded = np.pad(values.astype(np.float64), half, mode="constant")
-    ones = np.pad(np.ones(values.shape), half, mode="constant")
     k = 2 * half + 1
+    c = np.zeros((values.shape[0] + 2 * half + 1, values.shape[1] + 2 * half + 1))
+    np.cumsum(values, axis=0, dtype=np.float64, out=c[half + 1 : half + 1 + values.shape[0], half + 1 : -half])
+    c[half + 1 + values.shape[0] :, half + 1 : -half] = c[half + values.shape[0], half + 1 : -half]
+    np.cumsum(c, axis=1, out=c)
+    sums = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
 
-    def window_sum(a: np.ndarray) -> np.ndarray:
-        c = np.cumsum(np.cumsum(a, axis=0), axis=1)
-        c = np.pad(c, ((1, 0), (1, 0)), mode="constant")
-        return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    def inside(n: int) -> np.ndarray:  # pixels of the window within the array, along one axis
+        i = np.arange(n)
+        return (np.minimum(i + half, n - 1) - np.maximum(i - half, 0) + 1).astype(np.float64)
 
-    return window_sum(padded) / window_sum(ones)
+    return sums / np.outer(inside(values.shape[0]), inside(values.shape[1]))
 
 
 def stack_quality(prepared: Prepared, in_conncomp: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

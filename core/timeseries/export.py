@@ -29,6 +29,7 @@ SIGN_DESCRIPTION = (
     "negative = away from the satellite (e.g. subsidence)"
 )
 _ROW_BLOCK = 256
+_EXPORT_BLOCK_BYTES = 256 << 20  # the time series read at a time by export_results (all dates, some rows)
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -220,63 +221,101 @@ def _check_grid(attrs: Mapping[str, str], shape: Sequence[int], grid: PreparedGr
         )
 
 
+class _GeoTiff:
+    """A Float32 GeoTIFF (NaN = nodata) on ``grid``, written whole bands or rows at a time, atomically: a
+    temporary file renamed by :meth:`close` (removed by :meth:`abort`). ``options``: GeoTIFF creation options
+    (default: deflate, tiled 256 x 256); ``overview_factors``: internal overviews, filled from what is
+    written (see :func:`displacement_layout`); rows written must then start at multiples of the largest
+    factor."""
+
+    def __init__(
+        self,
+        path: Path,
+        count: int,
+        grid: PreparedGrid,
+        *,
+        descriptions: Sequence[str],
+        units: str,
+        band_metadata: Sequence[Mapping[str, str]] = (),
+        metadata: Mapping[str, str] | None = None,
+        options: Sequence[str] | None = None,
+        overview_factors: Sequence[int] = (),
+    ) -> None:
+        from osgeo import gdal
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.factors = list(overview_factors)
+        if options is None:
+            options = ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES", "BIGTIFF=IF_SAFER"]
+        with _gdal_errors(pam=True):
+            self.ds = gdal.GetDriverByName("GTiff").Create(
+                str(self.tmp), grid.width, grid.height, count, gdal.GDT_Float32, list(options)
+            )
+            try:
+                self.ds.SetGeoTransform(grid.geotransform)
+                self.ds.SetProjection(grid.crs_wkt)
+                if metadata:
+                    self.ds.SetMetadata({k: str(v) for k, v in metadata.items()})
+                if self.factors:
+                    _create_overviews(self.ds, self.factors)
+                for i in range(count):
+                    band = self.ds.GetRasterBand(i + 1)
+                    band.SetNoDataValue(float("nan"))
+                    band.SetDescription(descriptions[i])
+                    band.SetUnitType(units)
+                    meta = {"UNITS": units}
+                    if i < len(band_metadata):
+                        meta.update(band_metadata[i])
+                    band.SetMetadata(meta)
+            except Exception:
+                self.abort()
+                raise
+
+    def write(self, index: int, data: np.ndarray, first_row: int = 0) -> None:
+        """Rows ``first_row:`` of band ``index`` (from 0), and of its overviews."""
+        values = np.asarray(data, dtype=np.float32)
+        with _gdal_errors(pam=True):
+            band = self.ds.GetRasterBand(index + 1)
+            band.WriteArray(values, 0, first_row)
+            if self.factors:
+                _write_overviews(band, values, self.factors, first_row)
+
+    def close(self) -> Path:
+        with _gdal_errors(pam=True):
+            self.ds.FlushCache()
+        self.ds = None
+        os.replace(self.tmp, self.path)
+        aux = self.tmp.with_name(self.tmp.name + ".aux.xml")
+        if aux.exists():
+            os.replace(aux, self.path.with_name(self.path.name + ".aux.xml"))
+        return self.path
+
+    def abort(self) -> None:
+        self.ds = None
+        self.tmp.unlink(missing_ok=True)
+        self.tmp.with_name(self.tmp.name + ".aux.xml").unlink(missing_ok=True)
+
+
 def _write_geotiff(
     path: Path,
     bands: Iterable[np.ndarray],
     count: int,
     grid: PreparedGrid,
-    *,
-    descriptions: Sequence[str],
-    units: str,
-    band_metadata: Sequence[Mapping[str, str]] = (),
-    metadata: Mapping[str, str] | None = None,
-    options: Sequence[str] | None = None,
-    overview_factors: Sequence[int] = (),
+    **layout: object,
 ) -> Path:
-    """Write Float32 bands (NaN = nodata) on ``grid``, atomically (temporary file, then rename).
-
-    ``options``: GeoTIFF creation options (default: deflate, tiled 256 x 256); ``overview_factors``:
-    internal overviews to build (see :func:`displacement_layout`).
-    """
-    from osgeo import gdal
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    if options is None:
-        options = ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES", "BIGTIFF=IF_SAFER"]
-    with _gdal_errors(pam=True):
-        ds = gdal.GetDriverByName("GTiff").Create(
-            str(tmp), grid.width, grid.height, count, gdal.GDT_Float32, list(options)
-        )
-        try:
-            ds.SetGeoTransform(grid.geotransform)
-            ds.SetProjection(grid.crs_wkt)
-            if metadata:
-                ds.SetMetadata({k: str(v) for k, v in metadata.items()})
-            if overview_factors:
-                _create_overviews(ds, overview_factors)
-            for i, data in enumerate(bands):
-                band = ds.GetRasterBand(i + 1)
-                band.SetNoDataValue(float("nan"))
-                band.SetDescription(descriptions[i])
-                band.SetUnitType(units)
-                meta = {"UNITS": units}
-                if i < len(band_metadata):
-                    meta.update(band_metadata[i])
-                band.SetMetadata(meta)
-                values = np.asarray(data, dtype=np.float32)
-                band.WriteArray(values)
-                if overview_factors:
-                    _write_overviews(band, values, overview_factors)
-            ds.FlushCache()
-        finally:
-            ds = None
-    os.replace(tmp, path)
-    aux = tmp.with_name(tmp.name + ".aux.xml")
-    if aux.exists():
-        os.replace(aux, path.with_name(path.name + ".aux.xml"))
-    return path
+    """Write Float32 bands (NaN = nodata) on ``grid``, atomically; ``layout``: the keywords of
+    :class:`_GeoTiff` (``descriptions``, ``units``, ``band_metadata``, ``metadata``, ``options``,
+    ``overview_factors``)."""
+    out = _GeoTiff(Path(path), count, grid, **layout)  # type: ignore[arg-type]
+    try:
+        for i, data in enumerate(bands):
+            out.write(i, data)
+    except BaseException:
+        out.abort()
+        raise
+    return out.close()
 
 
 #: Block (tile) size of the DISPLACEMENT GeoTIFF's full-resolution image, pixels.
@@ -357,25 +396,31 @@ def _sums_down(total: np.ndarray, count: np.ndarray, factor: int, shape: Tuple[i
     return sums, counts
 
 
-def _write_overviews(band: object, data: np.ndarray, factors: Sequence[int]) -> None:
-    """Fill the overviews of ``band`` (made by :func:`_create_overviews`) from its full resolution
-    ``data``: the averages of valid pixels over each overview's squares of the full resolution (GDAL's
-    AVERAGE), each level's sums and counts made from the previous level's. Written here while the band is
-    in memory rather than by GDAL's BuildOverviews, which reads every small block of the file back: a
-    frame's 60-date displacement spent 5 of every 6 seconds of its writing there."""
+def _write_overviews(band: object, data: np.ndarray, factors: Sequence[int], first_row: int = 0) -> None:
+    """Fill the overviews of ``band`` (made by :func:`_create_overviews`) from its full resolution rows
+    ``data`` starting at ``first_row`` (a multiple of every factor): the averages of valid pixels over each
+    overview's squares of the full resolution (GDAL's AVERAGE), each level's sums and counts made from the
+    previous level's. Written here while the rows are in memory rather than by GDAL's BuildOverviews, which
+    reads every small block of the file back: a frame's 60-date displacement spent 5 of every 6 seconds of
+    its writing there."""
     valid = np.isfinite(data)
     total, count, done = np.where(valid, data, np.float32(0.0)), valid, 1
+    last_row = first_row + data.shape[0]
     for index in range(min(len(factors), band.GetOverviewCount())):  # type: ignore[attr-defined]
         overview = band.GetOverview(index)  # type: ignore[attr-defined]
         factor = int(factors[index])
-        shape = (overview.YSize, overview.XSize)
+        if first_row % factor:
+            raise ValueError(f"overview rows of factor {factor} cannot start at full-resolution row {first_row}")
+        shape = (min(overview.YSize, -(-last_row // factor)) - first_row // factor, overview.XSize)
         if factor % done == 0:
             total, count = _sums_down(total, count, factor // done, shape)  # from the previous level
         else:  # not a multiple of the previous level: from the full resolution
             total, count = _sums_down(np.where(valid, data, np.float32(0.0)), valid, factor, shape)
         done = factor
         with np.errstate(invalid="ignore", divide="ignore"):
-            overview.WriteArray(np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32))
+            overview.WriteArray(
+                np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32), 0, first_row // factor
+            )
 
 
 def _mask(workdir: Path, grid: PreparedGrid, prefer_h5py: bool) -> np.ndarray:
@@ -436,11 +481,17 @@ def export_results(
         common["REFERENCE_POINT_EPSG"] = str(grid.epsg or "")
     written: Dict[str, str] = {}
 
-    def masked(data: np.ndarray) -> np.ndarray:
-        out = np.asarray(data, dtype=np.float64)
-        return np.where(mask & np.isfinite(out), out, np.nan)
+    def masked(data: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        out = np.asarray(data, dtype=np.float32)
+        return np.where(mask[rows] & np.isfinite(out), out, np.float32(np.nan))
 
     common.update(science_metadata(workdir))
+    # One read of the time series, a block of rows at a time, gives the displacement and the velocity's
+    # standard deviation: read date by date, each date cost whole HDF5 chunks of several dates.
+    std_mm_yr = _displacement_pass(
+        ts_file, out_paths.get("DISPLACEMENT"), bool(out_paths.get("VELOCITY_STD") and honest_std), grid,
+        workdir, common, masked, written, prefer_h5py,
+    )  # fmt: skip
     for key, dataset, description in (
         ("VELOCITY", "velocity", "LOS velocity (mm/year, positive towards the satellite)"),
         ("VELOCITY_STD", "velocityStd", "LOS velocity standard deviation (mm/year)"),
@@ -450,7 +501,7 @@ def export_results(
             continue
         extra: Dict[str, str] = {}
         if key == "VELOCITY_STD" and honest_std:
-            data_mm_yr = masked(velocity_std_mm_yr(workdir, ts_file, prefer_h5py))
+            data_mm_yr = masked(std_mm_yr)
             extra["STD_METHOD"] = STD_METHOD
         else:
             data_mm_yr = masked(vel_reader.read(dataset) * 1000.0)
@@ -482,18 +533,42 @@ def export_results(
         )
         written["TEMPORAL_COHERENCE"] = str(target)
 
-    target = out_paths.get("DISPLACEMENT")
+    written["TIMESERIES"] = str(ts_file)
+    return written
+
+
+def _displacement_pass(
+    ts_file: Path,
+    target: os.PathLike | str | None,
+    with_std: bool,
+    grid: PreparedGrid,
+    workdir: Path,
+    common: Mapping[str, str],
+    masked,  # noqa: ANN001  (data, rows) -> masked float32
+    written: Dict[str, str],
+    prefer_h5py: bool,
+) -> np.ndarray | None:
+    """Write the DISPLACEMENT GeoTIFF to ``target`` (if any, recorded in ``written``) and (``with_std``)
+    return the velocity's standard deviation (:func:`velocity_std_mm_yr`, unmasked), reading ``ts_file`` once
+    in blocks of rows of every date (about :data:`_EXPORT_BLOCK_BYTES` each)."""
+    if not target and not with_std:
+        return None
+    reader = _H5(ts_file, prefer_h5py)
+    ts_attrs = reader.attrs()
+    shape = reader.shape("timeseries")
+    _check_grid(ts_attrs, shape, grid, ts_file.name)
+    dates = reader.strings("date")
+    rows, cols = shape[-2:]
+    model = _StdModel(workdir, dates) if with_std else None
+    std = np.full((rows, cols), np.nan, dtype=np.float32) if with_std else None
+    layout = displacement_layout(grid.width, grid.height)
+    align = max([DISPLACEMENT_BLOCK_PX, *layout["overview_factors"]])  # type: ignore[list-item]
+    step = max(align, int(_EXPORT_BLOCK_BYTES // max(1, len(dates) * cols * 4)) // align * align)
+    out = None
     if target:
-        reader = _H5(ts_file, prefer_h5py)
-        ts_attrs = reader.attrs()
-        shape = reader.shape("timeseries")
-        _check_grid(ts_attrs, shape, grid, ts_file.name)
-        dates = reader.strings("date")
         ref_date = ts_attrs.get("REF_DATE", dates[0] if dates else "")
-        bands = (masked(reader.read("timeseries", index=i) * 1000.0) for i in range(len(dates)))
-        _write_geotiff(
+        out = _GeoTiff(
             Path(target),
-            bands,
             len(dates),
             grid,
             descriptions=dates,
@@ -505,12 +580,25 @@ def export_results(
                 "REFERENCE_DATE": ref_date,
                 "DATES": ",".join(dates),
             },
-            **displacement_layout(grid.width, grid.height),  # type: ignore[arg-type]
+            **layout,  # type: ignore[arg-type]
         )
-        written["DISPLACEMENT"] = str(target)
-
-    written["TIMESERIES"] = str(ts_file)
-    return written
+    try:
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            series_mm = reader.read("timeseries", rows=(r0, r1)) * np.float32(1000.0)
+            if model is not None and std is not None:
+                std[r0:r1] = model.rows(series_mm)
+            if out is not None:
+                for i in range(len(dates)):
+                    out.write(i, masked(series_mm[i], slice(r0, r1)), r0)
+            del series_mm
+        if out is not None:
+            written["DISPLACEMENT"] = str(out.close())
+    except BaseException:
+        if out is not None:
+            out.abort()
+        raise
+    return std
 
 
 def export_insar_explorer_points(
@@ -691,57 +779,76 @@ def velocity_std_mm_yr(
     * when no annual term was fitted: where an annual term fitted on top is significant (amplitude above
       twice its standard deviation), plus the square of the velocity change it makes.
     """
-    from .science import Science
-
-    workdir = Path(workdir)
-    reader = _H5(Path(ts_file) if ts_file else final_timeseries_file(workdir, prefer_h5py), prefer_h5py)
-    dates = reader.strings("date")
-    excluded = set(excluded_dates(workdir))
-    keep = np.array([d not in excluded for d in dates])
-    if keep.sum() < 4:
-        keep[:] = True
-    t = _decimal_years(dates)[keep]
-    t = t - t[0]
-    science = Science.load(workdir)
-    template_path = workdir / "smallbaselineApp.cfg"
-    template = read_cfg(template_path) if template_path.is_file() else {}
-    annual = (
-        science.annual
-        if science is not None
-        else template.get("mintpy.timeFunc.periodic", "no").lower() not in ("no", "auto", "none")
-    )
-    seasonal = [np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)]
-    g_a = np.stack([np.ones_like(t), t] + (seasonal if annual else []), axis=1)
-    g_b = np.stack([np.ones_like(t), t] + seasonal, axis=1)
-    n, p_a = g_a.shape
-    check_b = not annual and n > g_b.shape[1] + 2
-    pinv_a = np.linalg.pinv(g_a).astype(np.float32)
-    cov_a = float(np.linalg.inv(g_a.T @ g_a)[1, 1])
-    pinv_b = np.linalg.pinv(g_b).astype(np.float32)
-    cov_b = np.linalg.inv(g_b.T @ g_b)
-    shape = reader.shape("timeseries")
-    rows, cols = shape[-2], shape[-1]
+    reader = _H5(Path(ts_file) if ts_file else final_timeseries_file(Path(workdir), prefer_h5py), prefer_h5py)
+    model = _StdModel(Path(workdir), reader.strings("date"))
+    rows, cols = reader.shape("timeseries")[-2:]
     out = np.full((rows, cols), np.nan, dtype=np.float32)
-    step = max(1, int(64e6 // max(1, len(dates) * cols * 4)))
+    step = max(1, int(64e6 // max(1, len(model.dates) * cols * 4)))
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
-        data = (reader.read("timeseries", rows=(r0, r1))[keep] * 1000.0).astype(np.float32).reshape(n, -1)
-        model = pinv_a @ data
-        resid = data - g_a.astype(np.float32) @ model
-        ss = (resid**2).sum(axis=0)
-        s2 = ss / max(n - p_a, 1)
-        rho = np.divide((resid[1:] * resid[:-1]).sum(axis=0), ss, out=np.zeros_like(ss), where=ss > 0)
-        rho = np.clip(rho, 0.0, 0.95)
-        var = s2 * cov_a * (1.0 + rho) / (1.0 - rho)
-        if check_b:
-            model_b = pinv_b @ data
-            resid_b = data - g_b.astype(np.float32) @ model_b
-            s2_b = (resid_b**2).sum(axis=0) / max(n - g_b.shape[1], 1)
-            amp = np.hypot(model_b[2], model_b[3])
-            amp_sd = np.sqrt(s2_b * 0.5 * (cov_b[2, 2] + cov_b[3, 3]))
-            var = var + np.where(amp > 2.0 * amp_sd, (model[1] - model_b[1]) ** 2, 0.0)
-        out[r0:r1] = np.sqrt(var).reshape(r1 - r0, cols)
+        out[r0:r1] = model.rows(reader.read("timeseries", rows=(r0, r1)) * np.float32(1000.0))
     return out
+
+
+class _StdModel:
+    """:func:`velocity_std_mm_yr`'s fit, applied to the time series a block of rows at a time."""
+
+    def __init__(self, workdir: Path, dates: Sequence[str]) -> None:
+        from .science import Science
+
+        self.dates = list(dates)
+        excluded = set(excluded_dates(workdir))
+        keep = np.array([d not in excluded for d in dates])
+        if keep.sum() < 4:
+            keep[:] = True
+        t = _decimal_years(dates)[keep]
+        t = t - t[0]
+        science = Science.load(workdir)
+        template_path = workdir / "smallbaselineApp.cfg"
+        template = read_cfg(template_path) if template_path.is_file() else {}
+        annual = (
+            science.annual
+            if science is not None
+            else template.get("mintpy.timeFunc.periodic", "no").lower() not in ("no", "auto", "none")
+        )
+        seasonal = [np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)]
+        g_a = np.stack([np.ones_like(t), t] + (seasonal if annual else []), axis=1)
+        g_b = np.stack([np.ones_like(t), t] + seasonal, axis=1)
+        self.keep = keep
+        self.n, self.p_a = g_a.shape
+        self.check_b = not annual and self.n > g_b.shape[1] + 2
+        pinv_a, pinv_b = np.linalg.pinv(g_a), np.linalg.pinv(g_b)
+        self.cov_a = float(np.linalg.inv(g_a.T @ g_a)[1, 1])
+        self.cov_b = np.linalg.inv(g_b.T @ g_b)
+        # residuals = (I - G G+) data: one product per model, instead of fitting and subtracting
+        self.resid_a = (np.eye(self.n) - g_a @ pinv_a).astype(np.float32)
+        self.resid_b = (np.eye(self.n) - g_b @ pinv_b).astype(np.float32)
+        self.rate_a = pinv_a[1:2].astype(np.float32)  # the velocity row of each model
+        self.fit_b = pinv_b[1:4].astype(np.float32)  # velocity, cosine and sine terms
+
+    def rows(self, series_mm: np.ndarray) -> np.ndarray:
+        """The standard deviation (mm/yr, float32) of rows whose time series (mm; dates, rows, columns) is
+        ``series_mm``."""
+        n = self.n
+        shape = series_mm.shape[1:]
+        data = np.asarray(series_mm[self.keep], dtype=np.float32).reshape(n, -1)
+        resid = self.resid_a @ data
+        ss = np.einsum("ij,ij->j", resid, resid)
+        s2 = ss / max(n - self.p_a, 1)
+        lag1 = np.einsum("ij,ij->j", resid[1:], resid[:-1])
+        del resid
+        rho = np.clip(np.divide(lag1, ss, out=np.zeros_like(ss), where=ss > 0), 0.0, 0.95)
+        var = s2 * np.float32(self.cov_a) * (1.0 + rho) / (1.0 - rho)
+        if self.check_b:
+            resid_b = self.resid_b @ data
+            s2_b = np.einsum("ij,ij->j", resid_b, resid_b) / max(n - self.fit_b.shape[0] - 1, 1)
+            del resid_b
+            rate_b, cos_b, sin_b = self.fit_b @ data
+            amp = np.hypot(cos_b, sin_b)
+            amp_sd = np.sqrt(s2_b * np.float32(0.5 * (self.cov_b[2, 2] + self.cov_b[3, 3])))
+            rate_a = (self.rate_a @ data)[0]
+            var = var + np.where(amp > 2.0 * amp_sd, (rate_a - rate_b) ** 2, np.float32(0.0))
+        return np.sqrt(var).reshape(shape).astype(np.float32)
 
 
 def _rms_by_date(workdir: Path) -> Dict[str, float]:

@@ -1110,6 +1110,27 @@ def _allow_open_files(count: int) -> None:
             pass
 
 
+def _drop_from_page_cache(paths: Sequence[str]) -> None:
+    """Tell the kernel the files ``paths`` will not be read again soon (``POSIX_FADV_DONTNEED``; a no-op
+    where there is no such call). The preparation reads every product once: without this, their pages push
+    the stack MintPy reads next (written meanwhile) out of memory, and MintPy's first steps read it back
+    from the disk (8 s of reference_point on a frame)."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def _sample_is_enough(phase: np.ndarray, coherence: np.ndarray, corrector: object, min_px: int) -> bool:
     """Whether a sample ``(interferograms, pixels)`` of the stack has at least ``min_px`` valid pixels in
     every interferogram and (``corrector``, one with triangles) usable pixels in every triangle."""
@@ -1340,6 +1361,12 @@ def _window_pass(
                 del phase, coh, cc_ok, labels
                 progress(100.0 * r1 / height)
         datasets.clear()
+        _drop_from_page_cache(
+            sorted(
+                {str(i.cand.source) for i in order if i.cand.is_zip}
+                | {r.path for i in order if not i.cand.is_zip for r in i.rasters.values()}
+            )
+        )
         for name, ds in cycles_ds.items():
             ds.FlushCache()
             cycles_ds[name] = None

@@ -168,6 +168,22 @@ def test_export_without_h5py_reads_the_same(result, tmp_path: Path) -> None:
     assert out["TIMESERIES"] == result["out"]["TIMESERIES"]
 
 
+def test_export_in_many_blocks_of_rows_writes_the_same_files(result, tmp_path: Path, monkeypatch) -> None:
+    from insarhub_qgis.core.timeseries import export as export_module
+
+    monkeypatch.setattr(export_module, "_EXPORT_BLOCK_BYTES", 1)  # 16 rows at a time
+    out = export_results(result["work"], {k: tmp_path / f"{k.lower()}.tif" for k in OUTPUTS}, result["prepared"])
+    for key in OUTPUTS:
+        a, b = gdal.Open(result["out"][key]), gdal.Open(out[key])
+        assert a.RasterCount == b.RasterCount and a.GetMetadata() == b.GetMetadata()
+        for index in range(1, a.RasterCount + 1):
+            values_a, values_b = a.GetRasterBand(index).ReadAsArray(), b.GetRasterBand(index).ReadAsArray()
+            if key == "VELOCITY_STD":  # float32 matrix products over other block shapes
+                np.testing.assert_allclose(values_b, values_a, rtol=1e-5, equal_nan=True)
+            else:
+                assert np.array_equal(values_a, values_b, equal_nan=True)
+
+
 def test_timeseries_output_is_mintpys_final_file(result) -> None:
     path = Path(result["out"]["TIMESERIES"])
     # 15 dates, baselines spread by ~60 m: the topographic residual is corrected, its file is the final one

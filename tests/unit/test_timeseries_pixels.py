@@ -18,6 +18,7 @@ from insarhub_qgis.core.timeseries import pixels
 from insarhub_qgis.core.timeseries.export import (
     DISPLACEMENT_BLOCK_PX,
     DISPLACEMENT_OVERVIEW_BLOCK_PX,
+    _GeoTiff,
     _write_geotiff,
     displacement_layout,
 )
@@ -130,6 +131,42 @@ def test_displacement_blocks_that_are_all_nan_take_no_disk_and_read_as_nan(tmp_p
     assert np.array_equal(ds.ReadAsArray(), cube, equal_nan=True)
     saved = full.stat().st_size - path.stat().st_size
     assert saved >= 0.9 * len(DATES) * 96 * 64 * 4  # 64 of 160 columns of every date left out
+
+
+@pytest.mark.parametrize("size, block", [((700, 560), 48), ((520, 555), 32)], ids=["even", "odd-last-row"])
+def test_a_displacement_written_in_blocks_of_rows_is_the_one_written_band_by_band(tmp_path: Path, size, block) -> None:
+    # export_results writes the displacement a block of rows of every date at a time (one read of MintPy's
+    # time series); the file, overviews included, must be the one written a whole band at a time
+    width, height = size
+    cube = _cube(width, height, seed=2)
+    whole = _write(tmp_path / "whole.tif", cube, layout=True)
+    layout = displacement_layout(width, height)
+    assert layout["overview_factors"] == [2]
+    keywords = dict(
+        descriptions=TEXTS,
+        units="mm",
+        band_metadata=[{"DATE": t, "SIGN": "towards"} for t in TEXTS],
+        metadata={"REFERENCE_DATE": TEXTS[0], "DATES": ",".join(TEXTS), "QUANTITY": "displacement"},
+        **layout,
+    )
+    out = _GeoTiff(tmp_path / "rows.tif", len(TEXTS), _grid(width, height), **keywords)  # type: ignore[arg-type]
+    for r0 in range(0, height, block):  # the last block is shorter
+        for i in range(len(TEXTS)):
+            out.write(i, cube[i, r0 : r0 + block], r0)
+    rows = out.close()
+    assert _describe(rows) == _describe(whole)
+    a, b = gdal.Open(str(whole)), gdal.Open(str(rows))
+    for index in range(1, len(TEXTS) + 1):
+        band_a, band_b = a.GetRasterBand(index), b.GetRasterBand(index)
+        assert np.array_equal(band_a.ReadAsArray(), band_b.ReadAsArray(), equal_nan=True)
+        assert band_b.GetOverviewCount() == 1
+        assert np.array_equal(band_a.GetOverview(0).ReadAsArray(), band_b.GetOverview(0).ReadAsArray(), equal_nan=True)
+    # rows that would split an overview's square are refused, and an unfinished file is left behind by no one
+    broken = _GeoTiff(tmp_path / "broken.tif", len(TEXTS), _grid(width, height), **keywords)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot start at full-resolution row 3"):
+        broken.write(0, cube[0, 3:10], 3)
+    broken.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.tif", "whole.tif"]
 
 
 def test_overview_levels_follow_the_grid_size() -> None:
