@@ -3,7 +3,8 @@
 The four stages, each usable on its own from plain Python (no ``qgis`` import):
 
 * :mod:`.prepare` - find and check products, present them on one common pixel grid in the work folder
-  as windows (VRTs, no copies), correct unwrapping errors from phase closure (:mod:`.closure`);
+  as windows (VRTs, no copies), correct unwrapping errors from phase closure (:mod:`.closure`), and
+  write MintPy's interferogram stack while reading them (:mod:`.prepared_stack`, :mod:`.stack_worker`);
 * :mod:`.config` - write the MintPy configuration (offline defaults, reference pixel, dask cluster,
   the corrections :mod:`.science` decides from the stack, the user's own overrides);
 * :mod:`.run` - run ``smallbaselineApp`` as a cancellable subprocess with per-step progress

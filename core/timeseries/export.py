@@ -925,17 +925,27 @@ def write_quality_tables(
         height = min(max(16, stack.block_rows(obs)), _SAMPLE_ROWS)
         starts = np.linspace(0, rows - height, max(1, _SAMPLE_ROWS // height)).astype(int) // height * height
         blocks = [(int(r), min(rows, int(r) + height)) for r in sorted(set(starts.tolist()))]
+        # the chunk row holding the reference pixel replaces the nearest: its values come with the sample
+        ref_block = (ref_y // height * height, min(rows, ref_y // height * height + height))
+        if ref_block not in blocks:
+            blocks[int(np.argmin([abs(b[0] - ref_block[0]) for b in blocks]))] = ref_block
+            blocks.sort()
     mask_path = workdir / "maskTempCoh.h5"
     mask_reader = _H5(mask_path, prefer_h5py) if mask_path.is_file() else None
-    ref_phase = stack.read(obs, rows=(ref_y, ref_y + 1))[:, 0, ref_x].astype(np.float64)
-    raw_ref = stack.read("unwrapPhase", rows=(ref_y, ref_y + 1))[:, 0, ref_x].astype(np.float64)
+    # the reference pixel's phases, from the sampled block holding it (read first)
+    blocks.sort(key=lambda b: not b[0] <= ref_y < b[1])
+    unw = stack.read(obs, rows=blocks[0]).astype(np.float64)
+    ref_phase = unw[:, ref_y - blocks[0][0], ref_x].copy()
+    raw_first = stack.read("unwrapPhase", rows=blocks[0]) if obs != "unwrapPhase" else None
+    raw_ref = ref_phase if raw_first is None else raw_first[:, ref_y - blocks[0][0], ref_x].astype(np.float64)
     sq_sum = np.zeros(n_ifg)
     counted = np.zeros(n_ifg)
     bridged = np.zeros(n_ifg)
     sampled = 0
     to_mm = wavelength / (4 * np.pi) * 1000.0
-    for r0, r1 in blocks:
-        unw = stack.read(obs, rows=(r0, r1)).astype(np.float64)
+    for number, (r0, r1) in enumerate(blocks):
+        if number:
+            unw = stack.read(obs, rows=(r0, r1)).astype(np.float64)
         series = ts.read("timeseries", rows=(r0, r1)).astype(np.float64)
         good = np.ones((r1 - r0, cols), dtype=bool)
         if mask_reader is not None:
@@ -949,7 +959,7 @@ def write_quality_tables(
             sq_sum[k] += float((resid[ok] ** 2).sum())
             counted[k] += int(ok.sum())
         if obs != "unwrapPhase":  # MintPy's correction also takes off the reference pixel's phase
-            raw = stack.read("unwrapPhase", rows=(r0, r1))
+            raw = raw_first if number == 0 else stack.read("unwrapPhase", rows=(r0, r1))
             shift = (unw - raw) - (ref_phase - raw_ref)[:, None, None]
             bridged += ((np.abs(shift) > np.pi) & (raw != 0)).sum(axis=(1, 2))
         sampled += r1 - r0

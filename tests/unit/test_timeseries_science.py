@@ -11,6 +11,7 @@ metadata say what was done.
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 from typing import Dict, List
 
@@ -166,6 +167,27 @@ def test_quality_tables(burst) -> None:
     assert [d["date"] for d in dates] == [f"{d:%Y%m%d}" for d in stack.dates]
     assert all(d["excluded"] in ("yes", "no") and float(d["residual_rms_mm"]) > 0 for d in dates)
     assert any("dates" in line and "velocity" in line for line in burst["logs"])  # excluded dates named
+
+
+def test_quality_tables_from_sampled_rows_agree_with_the_whole_grid(burst, tmp_path, monkeypatch) -> None:
+    # On a frame the residuals come from a few whole HDF5 chunk rows spread over the grid, one of them holding
+    # the reference pixel; a sample of this small stack must give about the same residuals as all its rows.
+    from insarhub_qgis.core.timeseries import export as export_module
+
+    whole = {(r["reference_date"], r["secondary_date"]): r for r in csv.DictReader(open(burst["tables"][0]))}
+    work = tmp_path / "work"
+    shutil.copytree(burst["work"], work)
+    monkeypatch.setattr(export_module, "_SAMPLE_ROWS", 24)
+    ifg_path, _ = export_module.write_quality_tables(work, burst["prepared"], prefer_h5py=True)
+    sampled = list(csv.DictReader(open(ifg_path)))
+    height = int(sampled[0]["sampled_rows"])
+    assert 0 < height <= 24 < int(whole[next(iter(whole))]["sampled_rows"])
+    ratios = [
+        float(r["residual_rms_rad"]) / float(whole[(r["reference_date"], r["secondary_date"])]["residual_rms_rad"])
+        for r in sampled
+        if r["residual_rms_rad"]
+    ]
+    assert len(ratios) == 60 and 0.7 < float(np.median(ratios)) < 1.3
 
 
 def test_metadata_says_what_was_done(burst) -> None:
