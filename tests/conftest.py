@@ -50,3 +50,16 @@ def pytest_unconfigure(config):  # noqa: ANN001 (pytest hook)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_EXIT_STATUS["value"])
+
+
+@pytest.fixture(scope="module")
+def mintpy_python() -> str:
+    """MintPy's interpreter (the InSARHub setting, INSARHUB_MINTPY_PYTHON or the search); the test is
+    skipped where there is none."""
+    from insarhub_qgis.core.errors import MintpyNotFoundError
+    from insarhub_qgis.core.mintpy_env import find_mintpy_python
+
+    try:
+        return find_mintpy_python().python
+    except MintpyNotFoundError as exc:
+        pytest.skip(str(exc))

@@ -447,7 +447,7 @@ def export_results(
     * ``VELOCITY``, ``VELOCITY_STD``: one Float32 band, mm/year, LOS, positive towards the satellite,
       NaN where ``maskTempCoh.h5`` masks the pixel; metadata ``UNITS``, ``SIGN``, reference pixel/date and
       what was corrected and fitted (:func:`science_metadata`). The standard deviation is
-      :func:`velocity_std_mm_yr` (``honest_std``; else MintPy's own ``velocityStd``);
+      :class:`_StdModel` (``honest_std``; else MintPy's own ``velocityStd``);
     * ``TEMPORAL_COHERENCE``: MintPy's temporal coherence (0-1), unmasked;
     * ``DISPLACEMENT``: mm, one band per date (description ``YYYYMMDD``), relative to the reference date
       (whose band is 0) and reference pixel, masked like the velocity.
@@ -549,7 +549,7 @@ def _displacement_pass(
     prefer_h5py: bool,
 ) -> np.ndarray | None:
     """Write the DISPLACEMENT GeoTIFF to ``target`` (if any, recorded in ``written``) and (``with_std``)
-    return the velocity's standard deviation (:func:`velocity_std_mm_yr`, unmasked), reading ``ts_file`` once
+    return the velocity's standard deviation (:class:`_StdModel`, unmasked), reading ``ts_file`` once
     in blocks of rows of every date (about :data:`_EXPORT_BLOCK_BYTES` each)."""
     if not target and not with_std:
         return None
@@ -718,7 +718,7 @@ def reference_date_of(displacement_tif: os.PathLike | str) -> dt.date:
 
 
 # ----------------------------------------------------------------------- what was done, how good it is
-#: How :func:`velocity_std_mm_yr` estimates the velocity's standard deviation (GeoTIFF metadata).
+#: How :class:`_StdModel` estimates the velocity's standard deviation (GeoTIFF metadata).
 STD_METHOD = (
     "residual noise of the time series about the fitted model (as MintPy's 'residue'), inflated by its "
     "lag-1 autocorrelation (effective number of independent dates) and, where the stack is too short for "
@@ -763,11 +763,9 @@ def _decimal_years(dates: Sequence[str]) -> np.ndarray:
     return np.array(out)
 
 
-def velocity_std_mm_yr(
-    workdir: os.PathLike | str, ts_file: os.PathLike | str | None = None, prefer_h5py: bool = False
-) -> np.ndarray:
+class _StdModel:
     """The velocity's standard deviation (mm/yr) from the residual noise of the time series (see
-    :data:`STD_METHOD`), on the grid of ``ts_file`` (default: :func:`final_timeseries_file`).
+    :data:`STD_METHOD`), computed a block of rows at a time (:meth:`rows`).
 
     MintPy's own ``velocityStd`` (its default ``residue`` method) assumes the residuals are independent from
     date to date. Where they are not - seasonal motion the model lacks, slow unmodelled signals - it is too
@@ -779,19 +777,6 @@ def velocity_std_mm_yr(
     * when no annual term was fitted: where an annual term fitted on top is significant (amplitude above
       twice its standard deviation), plus the square of the velocity change it makes.
     """
-    reader = _H5(Path(ts_file) if ts_file else final_timeseries_file(Path(workdir), prefer_h5py), prefer_h5py)
-    model = _StdModel(Path(workdir), reader.strings("date"))
-    rows, cols = reader.shape("timeseries")[-2:]
-    out = np.full((rows, cols), np.nan, dtype=np.float32)
-    step = max(1, int(64e6 // max(1, len(model.dates) * cols * 4)))
-    for r0 in range(0, rows, step):
-        r1 = min(rows, r0 + step)
-        out[r0:r1] = model.rows(reader.read("timeseries", rows=(r0, r1)) * np.float32(1000.0))
-    return out
-
-
-class _StdModel:
-    """:func:`velocity_std_mm_yr`'s fit, applied to the time series a block of rows at a time."""
 
     def __init__(self, workdir: Path, dates: Sequence[str]) -> None:
         from .science import Science

@@ -54,7 +54,6 @@ class StackWriter:
         self.shape = shape
         self.env = env
         self.error: str | None = None
-        self.bytes_sent = 0
         self._proc: subprocess.Popen | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
@@ -194,7 +193,6 @@ class StackWriter:
                 for rows in chunks:
                     data = np.ascontiguousarray(rows)
                     out.write(memoryview(data).cast("B"))
-                    self.bytes_sent += data.nbytes
         except (OSError, ValueError) as exc:  # BrokenPipeError: the worker died (full disk, ...)
             self._proc.wait()
             self._fail(f"the stack writer stopped ({exc})")

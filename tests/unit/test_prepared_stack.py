@@ -17,8 +17,7 @@ from typing import List
 
 import pytest
 from fakes.products import realistic_stack
-from insarhub_qgis.core.errors import CancelledError, InputError, MintpyNotFoundError
-from insarhub_qgis.core.mintpy_env import find_mintpy_python
+from insarhub_qgis.core.errors import CancelledError, InputError
 from insarhub_qgis.core.timeseries import prepare as prepare_module
 from insarhub_qgis.core.timeseries import prepare_products, run_smallbaseline, write_config
 from insarhub_qgis.core.timeseries.prepared_stack import PREPARED_FILES
@@ -51,14 +50,6 @@ out["phase_max_abs"] = float(np.abs(ua - ub)[differ].max()) if differ.any() else
 del out["a"]["data"], out["b"]["data"]
 print(json.dumps(out))
 """
-
-
-@pytest.fixture(scope="module")
-def mintpy_python() -> str:
-    try:
-        return find_mintpy_python().python
-    except MintpyNotFoundError as exc:
-        pytest.skip(str(exc))
 
 
 def _stack(folder: Path, job_type: str) -> None:

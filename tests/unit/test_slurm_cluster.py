@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from insarhub_qgis.core.errors import CancelledError, ConfigurationError, MintpyNotFoundError
-from insarhub_qgis.core.mintpy_env import find_mintpy_python
+from insarhub_qgis.core.errors import CancelledError, ConfigurationError
 from insarhub_qgis.core.timeseries import (
     MintpyRunError,
     prepare_products,
@@ -195,14 +194,6 @@ def slurm() -> Iterator[Slurm]:
     yield cluster
     cluster.stop()
     shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def mintpy_python() -> str:
-    try:
-        return find_mintpy_python().python
-    except MintpyNotFoundError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

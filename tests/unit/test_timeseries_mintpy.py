@@ -36,14 +36,6 @@ OUTPUTS = ("VELOCITY", "VELOCITY_STD", "TEMPORAL_COHERENCE", "DISPLACEMENT")
 
 
 @pytest.fixture(scope="module")
-def mintpy_python() -> str:
-    try:
-        return find_mintpy_python().python
-    except MintpyNotFoundError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
 def result(tmp_path_factory, mintpy_python: str) -> Dict:
     tmp = tmp_path_factory.mktemp("mintpy")
     stack = make_stack(tmp / "download", n_dates=15, n_pairs=30, seed=0, broken_products=1, sidecars=True)

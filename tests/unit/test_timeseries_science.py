@@ -18,22 +18,12 @@ from typing import Dict, List
 import numpy as np
 import pytest
 from fakes.products import Grid, realistic_stack
-from insarhub_qgis.core.errors import MintpyNotFoundError
-from insarhub_qgis.core.mintpy_env import find_mintpy_python
 from insarhub_qgis.core.timeseries import export_results, prepare_products, run_segments, write_config
 from insarhub_qgis.core.timeseries.export import write_quality_tables
 from osgeo import gdal
 
 pytestmark = pytest.mark.slow
 gdal.UseExceptions()
-
-
-@pytest.fixture(scope="module")
-def mintpy_python() -> str:
-    try:
-        return find_mintpy_python().python
-    except MintpyNotFoundError as exc:
-        pytest.skip(str(exc))
 
 
 def _run(folder: Path, stack, python: str) -> Dict:
