@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsApplication
+from qgis.core import QgsApplication, QgsProject
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core import deps
@@ -70,9 +70,16 @@ class InsarhubPlugin:
 
         self.workspace = Workspace()
         self.workspace.attach()
+        QgsProject.instance().readProject.connect(self._project_read)
         from .model_actions import register_model_actions
 
         self.model_actions = register_model_actions()
+
+    def _project_read(self, *_args) -> None:
+        """Projects saved by earlier versions: stack outlines get a label the map can draw safely."""
+        from ..processing_provider.styling import relabel_stack_layers
+
+        relabel_stack_layers(QgsProject.instance())
 
     def notify_missing_dependencies(self) -> list[str]:
         """Say in the message bar which packages are missing, with an "Install…" button."""
@@ -141,6 +148,10 @@ class InsarhubPlugin:
             unregister_model_actions(self.model_actions)
             self.model_actions = []
         if self.workspace is not None:
+            try:
+                QgsProject.instance().readProject.disconnect(self._project_read)
+            except TypeError:
+                pass
             self.workspace.save()
             self.workspace.detach()
             self.workspace.deleteLater()

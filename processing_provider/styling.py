@@ -207,11 +207,7 @@ class SearchLayersPostProcessor(QgsProcessingLayerPostProcessorInterface):
         for index, summary in enumerate(self.summaries):
             stack_layer = stack_subset_layer(layer, summary.stack)
             stack_layer.setName(f"{summary.stack} ({summary.flightDirection.lower()}, {summary.count} dates)")
-            # One label per stack, on its latest footprint, so the map stays readable.
-            label = (
-                f"CASE WHEN \"startTime\" = maximum(\"startTime\", group_by:=\"stack\") "
-                f"THEN '{summary.stack} · {summary.count}' END"
-            )
+            label = stack_label(stack_layer, f"{summary.stack} · {summary.count}")
             style_footprints(stack_layer, stack_colour(index), label, outline_only=True, merged=True)
             stack_layer.setCustomProperty(ROLE_PROPERTY, "stack")
             project.addMapLayer(stack_layer, False)
@@ -235,6 +231,63 @@ def sort_search_group(group: QgsLayerTreeGroup) -> None:
         clone = node.clone()
         group.addChildNode(clone)
         group.removeChildNode(node)
+
+
+def _sortable(value: Any) -> str:
+    """A start time as text that sorts in time order (QDateTime or ISO string)."""
+    if hasattr(value, "toString") and hasattr(value, "isValid"):
+        return value.toString("yyyy-MM-ddTHH:mm:ss.zzz") if value.isValid() else ""
+    return "" if value is None else str(value)
+
+
+def stack_label(layer: QgsVectorLayer, text: str) -> str | None:
+    """A label expression that shows ``text`` once, on the stack's latest footprint.
+
+    The footprint is chosen here, in the main thread, and named by its feature id. An aggregate in
+    the expression (``maximum("startTime", group_by:="stack")``, what this used to be) is evaluated
+    by the map renderer's threads, and QGIS then builds the layer's and the project's expression
+    scopes in that thread while the main thread builds them too: QGIS crashed there, in the
+    dock's tests, when the canvas redrew while the project was read or changed.
+    """
+    latest, latest_id = None, None
+    request = QgsFeatureRequest().setFlags(qgis_enum("Qgis.FeatureRequestFlag.NoGeometry", "QgsFeatureRequest.Flag.NoGeometry"))
+    request.setSubsetOfAttributes(["startTime"], layer.fields())
+    for feature in layer.getFeatures(request):
+        key = _sortable(feature["startTime"])
+        if latest is None or key > latest:
+            latest, latest_id = key, feature.id()
+    if latest_id is None:
+        return None
+    return "CASE WHEN $id = {fid} THEN '{text}' END".format(fid=latest_id, text=text.replace("'", "''"))
+
+
+AGGREGATE_LABEL = 'maximum("startTime"'
+
+
+def relabel_stack_layers(project: QgsProject) -> int:
+    """Give stack outlines saved by earlier versions (an aggregate in the label) the label of ``stack_label``.
+
+    Returns how many layers were relabelled; their look is unchanged.
+    """
+    changed = 0
+    for layer in project.mapLayers().values():
+        if not isinstance(layer, QgsVectorLayer) or layer.customProperty(ROLE_PROPERTY) != "stack":
+            continue
+        labeling = layer.labeling()
+        settings = labeling.settings() if isinstance(labeling, QgsVectorLayerSimpleLabeling) else None
+        if settings is None or AGGREGATE_LABEL not in settings.fieldName:
+            continue
+        text = settings.fieldName.split(" THEN ", 1)[-1].rsplit(" END", 1)[0].strip()
+        if not (text.startswith("'") and text.endswith("'")):
+            continue
+        label = stack_label(layer, text[1:-1].replace("''", "'"))
+        if label is None:
+            continue
+        settings.fieldName = label
+        layer.setLabeling(QgsVectorLayerSimpleLabeling(settings))
+        layer.triggerRepaint()
+        changed += 1
+    return changed
 
 
 def stack_subset_layer(layer: QgsVectorLayer, stack: str) -> QgsVectorLayer:

@@ -73,3 +73,33 @@ def group_names(role=None):
         for g in QgsProject.instance().layerTreeRoot().findGroups(True)
         if role is None or g.customProperty(ROLE_PROPERTY) == role
     ]
+
+
+def stack_labels(layer):
+    """``{feature id: label}`` of the features a stack outline labels, and the latest footprint's id.
+
+    The label expression is evaluated with the feature alone, no layer or project scope: what the
+    map's render threads can evaluate without reaching back into the layer or the project (an
+    aggregate such as ``maximum(...)`` fails here, and made QGIS crash when it did that).
+    """
+    from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextScope
+
+    settings = layer.labeling().settings()
+    expression = QgsExpression(settings.fieldName)
+    assert not expression.hasParserError(), expression.parserErrorString()
+    labels, latest = {}, None
+    for feature in layer.getFeatures():
+        scope = QgsExpressionContextScope()
+        scope.setFeature(feature)
+        scope.setFields(layer.fields())
+        context = QgsExpressionContext()
+        context.appendScope(scope)
+        context.setFeature(feature)
+        value = expression.evaluate(context)
+        assert not expression.hasEvalError(), expression.evalErrorString()
+        if value:
+            labels[feature.id()] = value
+        start = str(feature["startTime"].toString("yyyy-MM-ddTHH:mm:ss.zzz") if hasattr(feature["startTime"], "toString") else feature["startTime"])
+        if latest is None or start > latest[0]:
+            latest = (start, feature.id())
+    return labels, latest[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import shapely
-from dock_helpers import WGS84, group_names, run_step
+from dock_helpers import WGS84, group_names, run_step, stack_labels
 from fakes.cmr import CMRStandIn, load_fixture, synthetic_slc_records
 from insarhub_qgis.processing_provider.qt_compat import qgis_enum
 from insarhub_qgis.processing_provider.styling import ROLE_PROPERTY, SEARCH_ROLE
@@ -115,7 +115,9 @@ def test_selected_features_make_the_aoi_and_the_search_one_tidy_group(
     symbol = stack_layer.renderer().embeddedRenderer().symbol()
     assert symbol.color().alpha() == 0  # outline only: the map under it stays visible
     labels = stack_layer.labeling().settings()
-    assert stack_layer.labelsEnabled() and "maximum(\"startTime\"" in labels.fieldName  # labelled once
+    assert stack_layer.labelsEnabled()
+    texts, latest = stack_labels(stack_layer)
+    assert texts == {latest: f"P94_F210 · {dates}"}  # labelled once, on the latest footprint
     outside = qgis_enum("Qgis.LabelPlacement.OutsidePolygons", "QgsPalLayerSettings.Placement.OutsidePolygons")
     assert labels.placement == outside  # outside the polygon: never over a result raster
     assert not group.findLayers()[1].isVisible()  # the per-date footprints are there but off

@@ -7,6 +7,7 @@ from __future__ import annotations
 import insarhub_qgis
 import pytest
 import shapely
+from dock_helpers import stack_labels
 from fakes.cmr import CMRStandIn, load_fixture
 from insarhub_qgis.processing_provider.styling import ROLE_PROPERTY, SEARCH_ROLE
 from qgis.core import (
@@ -18,6 +19,7 @@ from qgis.core import (
     QgsProcessingFeatureSourceDefinition,
     QgsProject,
     QgsVectorLayer,
+    QgsVectorLayerSimpleLabeling,
 )
 
 BURSTS = load_fixture("s1_burst_174_372326_IW3_stack")
@@ -83,6 +85,8 @@ def test_selected_features_are_the_aoi_and_results_are_grouped_per_stack(cmr, pr
     assert stack_layer.subsetString() == "\"stack\" = 'P94_F210'"
     assert stack_layer.featureCount() == len(SLCS)
     assert stack_layer.labelsEnabled()
+    texts, latest = stack_labels(stack_layer)
+    assert texts == {latest: f"P94_F210 · {len(days)}"}  # labelled once, on the latest footprint
     assert isinstance(stack_layer.renderer(), QgsMergedFeatureRenderer)  # the stack's outline, drawn once
     assert stack_layer.renderer().embeddedRenderer().symbol().color().alpha() == 0
     assert nodes[0].isVisible() and not nodes[1].isVisible()
@@ -137,3 +141,25 @@ def test_all_features_used_when_none_selected_flag_off(cmr, provider, tmp_path):
     slc = processing.run("insarhub:searchscenes", {"AOI": layer, "OUTPUT": str(tmp_path / "slc.gpkg")})
     burst = processing.run("insarhub:searchscenes", {"AOI": layer, "PROCESSING_LEVEL": "BURST", "OUTPUT": str(tmp_path / "b.gpkg")})
     assert (slc["COUNT"], burst["COUNT"]) == (len(SLCS), len(BURSTS))
+
+
+def test_a_project_saved_with_the_old_aggregate_label_is_relabelled_when_read(cmr, plugin, tmp_path):
+    """Stack outlines of earlier versions were labelled with ``maximum("startTime", group_by:="stack")``,
+    which the map's render threads evaluate against the layer and the project (a crash, rarely):
+    reading such a project gives them the plain label, on the same footprint."""
+    import processing
+
+    project = QgsProject.instance()
+    processing.runAndLoadResults("insarhub:searchscenes", {"AOI": _aoi_layer(), "OUTPUT": str(tmp_path / "f.gpkg")})
+    stack_layer = next(x for x in project.mapLayers().values() if x.customProperty(ROLE_PROPERTY) == "stack")
+    days = len({i["asf_properties"]["startTime"][:10] for i in SLCS})
+    settings = stack_layer.labeling().settings()
+    settings.fieldName = f"CASE WHEN \"startTime\" = maximum(\"startTime\", group_by:=\"stack\") THEN 'P94_F210 · {days}' END"
+    stack_layer.setLabeling(QgsVectorLayerSimpleLabeling(settings))
+    assert project.write(str(tmp_path / "old.qgz"))
+    project.clear()
+    assert project.read(str(tmp_path / "old.qgz"))
+    stack_layer = next(x for x in project.mapLayers().values() if x.customProperty(ROLE_PROPERTY) == "stack")
+    assert "maximum(" not in stack_layer.labeling().settings().fieldName
+    texts, latest = stack_labels(stack_layer)
+    assert texts == {latest: f"P94_F210 · {days}"}
