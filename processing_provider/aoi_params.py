@@ -55,7 +55,7 @@ def resolve_aoi(algorithm: Any, parameters: dict, context: QgsProcessingContext)
     from ..core import aoi as core_aoi
 
     if parameters.get(AOI) not in (None, ""):
-        source = algorithm.parameterAsSource(parameters, AOI, context)
+        source = algorithm.input_source(parameters, AOI, context)
         if source is not None:
             return core_aoi.from_geometry(source_union_wgs84(source, context, "AOI layer"), "AOI layer")
     if parameters.get(EXTENT) not in (None, ""):

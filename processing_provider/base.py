@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
+    QgsFeatureSource,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -24,6 +25,7 @@ from ..__about__ import __icon_path__
 from ..core import deps
 from ..core.errors import CancelledError, InsarhubError
 from ..core.oserrors import describe_os_error
+from .inputs import OwnInputs
 
 HELP_DIR = Path(__file__).resolve().parent / "help"
 
@@ -78,6 +80,20 @@ class InsarhubAlgorithm(QgsProcessingAlgorithm):
     def missing_dependencies(self) -> list[str]:
         """Pip names of the packages ``execute`` needs that this Python cannot import."""
         return deps.missing_packages(self.REQUIRES)
+
+    def prepareAlgorithm(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> bool:
+        """Main thread, before the task starts: resolve the vector inputs so the task never reads a map layer."""
+        names = tuple(p.name() for p in self.parameterDefinitions() if p.type() in ("source", "vector"))
+        self._inputs = OwnInputs()
+        self._inputs.prepare(self, parameters, names, context)
+        return True
+
+    def input_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> QgsFeatureSource | None:
+        """The feature source of the vector input ``name``, the algorithm's own (None: not given or invalid)."""
+        inputs = getattr(self, "_inputs", None) or OwnInputs()
+        return inputs.source(self, parameters, name, context)
 
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback

@@ -218,7 +218,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         aoi_wkt = None
         extent = None
         if parameters.get("AOI") not in (None, ""):
-            source = self.parameterAsSource(parameters, "AOI", context)
+            source = self.input_source(parameters, "AOI", context)
             if source is not None:
                 aoi_wkt = source_union_wgs84(source, context, "crop layer").wkt
         if parameters.get("EXTENT") not in (None, ""):

@@ -124,7 +124,7 @@ class SubmitJobsAlgorithm(InsarhubAlgorithm):
         # Options of the other job types do not apply (e.g. INCLUDE_DEM for burst jobs).
         options = {k: v for k, v in options.items() if k in accepted}
 
-        source = self.parameterAsSource(parameters, self.PAIRS, context)
+        source = self.input_source(parameters, self.PAIRS, context)
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.PAIRS))
         missing = [f for f in ("reference", "secondary") if f not in source.fields().names()]
