@@ -83,8 +83,8 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         self.addParameter(
             with_help(
                 QgsProcessingParameterFile(self.WORKDIR, "MintPy work folder", behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
-                "Where MintPy works (kept, so a rerun reuses finished steps). Empty: a 'mintpy' folder inside the "
-                "products folder.",
+                "Where MintPy works (kept, so a rerun reuses finished steps; one run at a time, a second is refused). "
+                "Empty: a 'mintpy' folder inside the products folder.",
             )
         )
         self.addParameter(
@@ -198,6 +198,21 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.LOS_GEOMETRY, "LOS geometry beside the velocity (for insarhub:decompose)"))
 
     def execute(self, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
+        from ..core.filelock import folder_lock
+
+        products = self.parameterAsFile(parameters, self.PRODUCTS_FOLDER, context)
+        if not products or not Path(products).is_dir():
+            raise QgsProcessingException(f"The products folder '{products}' does not exist.")
+        workdir = self.parameterAsFile(parameters, self.WORKDIR, context) or os.path.join(products, "mintpy")
+        # One run at a time in a work folder: a second one would rewrite MintPy's files under the first.
+        with folder_lock(
+            workdir,
+            "a time series",
+            "Wait for it to finish (or cancel it), or choose another work folder for this run.",
+        ):
+            return self._execute_in(workdir, products, parameters, context, feedback)
+
+    def _execute_in(self, workdir: str, products: str, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
         from ..core.mintpy_env import find_mintpy_python
         from ..core.timeseries import (
             export_insar_explorer_points,
@@ -208,10 +223,6 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         )
         from ..core.timeseries.export import write_quality_tables
 
-        products = self.parameterAsFile(parameters, self.PRODUCTS_FOLDER, context)
-        if not products or not Path(products).is_dir():
-            raise QgsProcessingException(f"The products folder '{products}' does not exist.")
-        workdir = self.parameterAsFile(parameters, self.WORKDIR, context) or os.path.join(products, "mintpy")
         interpreter = find_mintpy_python(read_settings().get("mintpy_python"))
         feedback.pushInfo(f"MintPy {interpreter.mintpy_version} from {interpreter.python} ({interpreter.source}).")
 

@@ -50,7 +50,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import tempfile
 import threading
 import time
@@ -61,6 +60,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from ..errors import CancelledError, InputError
+from ..filelock import holder, stamp, try_lock, unlock
 from ..oserrors import StorageError, describe_os_error
 
 __all__ = [
@@ -608,47 +608,6 @@ def _lock_path(jobs_file: Path) -> Path:
     return jobs_file.with_name(f".{jobs_file.name}.lock")
 
 
-def _try_lock(fd: int) -> bool:
-    if os.name == "nt":  # pragma: no cover - Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def _unlock(fd: int) -> None:
-    if os.name == "nt":  # pragma: no cover - Windows
-        import msvcrt
-
-        try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        except OSError:
-            pass
-        return
-    import fcntl
-
-    fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _holder(lock_file: Path) -> str:
-    try:
-        text = lock_file.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return ""
-    return f" ({text[:120]})" if text else ""
-
-
 @contextmanager
 def jobs_file_lock(
     jobs_file: str | Path,
@@ -689,13 +648,13 @@ def jobs_file_lock(
         if not told and on_wait is not None:
             told = True
             on_wait(
-                f"Waiting for another InSARHub run that is using the jobs file {path}{_holder(lock_file)}; "
+                f"Waiting for another InSARHub run that is using the jobs file {path}{holder(lock_file)}; "
                 "it continues when that run has written its results."
             )
         if time.monotonic() - started > wait_s:
             raise JobsFileBusyError(
                 f"Another InSARHub run has been using the jobs file {path} for more than {wait_s / 60:.0f} "
-                f"minutes{_holder(lock_file)}. Let it finish (or stop it) and run this again."
+                f"minutes{holder(lock_file)}. Let it finish (or stop it) and run this again."
             )
         sleep(_LOCK_POLL_S)
 
@@ -710,20 +669,15 @@ def jobs_file_lock(
             raise StorageError(
                 describe_os_error(exc, f"create the lock file of the jobs file {path} (its folder must be writable)")
             ) from None
-        while not _try_lock(fd):
+        while not try_lock(fd):
             waiting()
-        try:
-            os.ftruncate(fd, 0)
-            stamp = f"process {os.getpid()} on {socket.gethostname()} since {utc_now_iso()}"
-            os.pwrite(fd, stamp.encode(), 0) if hasattr(os, "pwrite") else os.write(fd, stamp.encode())
-        except OSError:
-            pass  # only a courtesy for whoever waits
+        stamp(fd)
         depth[key] = 1
         try:
             yield
         finally:
             depth.pop(key, None)
-            _unlock(fd)
+            unlock(fd)
     finally:
         if fd >= 0:
             os.close(fd)

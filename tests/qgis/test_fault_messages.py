@@ -80,3 +80,51 @@ class _Recording(QgsProcessingFeedback):
     def pushWarning(self, warning: str) -> None:  # noqa: N802 - QGIS API
         self.warnings.append(warning)
         super().pushWarning(warning)
+
+
+def test_runtimeseries_refuses_a_work_folder_another_run_is_using(provider, tmp_path):
+    """Two runs at once in one MintPy work folder (another QGIS, a qgis_process in a terminal):
+    the second is refused at once, says who holds the folder and what to do, and writes nothing."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    import processing
+
+    products, workdir = tmp_path / "products", tmp_path / "mintpy"
+    products.mkdir()
+    plugins = os.path.dirname(os.path.dirname(insarhub_qgis.__file__))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                sys.path.insert(0, {plugins!r})
+                from insarhub_qgis.core.filelock import folder_lock
+                with folder_lock({str(workdir)!r}, "a time series", ""):
+                    print("held", flush=True)
+                    time.sleep(60)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = sorted(p.name for p in workdir.iterdir())
+        with pytest.raises(QgsProcessingException) as refused:
+            processing.run(
+                "insarhub:runtimeseries",
+                {"PRODUCTS_FOLDER": str(products), "WORKDIR": str(workdir), "VELOCITY": str(tmp_path / "v.tif")},
+            )
+        message = str(refused.value)
+        assert f"Another InSARHub run is doing a time series in {workdir}" in message
+        assert f"process {holder.pid} on" in message and "choose another work folder" in message
+        assert sorted(p.name for p in workdir.iterdir()) == before and not (tmp_path / "v.tif").exists()
+    finally:
+        holder.kill()
+        holder.wait()
