@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -88,13 +89,19 @@ _held_here: set[str] = set()
 _held_guard = threading.Lock()
 
 
+@dataclass(frozen=True)
+class HeldLock:
+    path: Path  # the lock file
+    fd: int  # its open file: a child process given it (``pass_fds``) holds the lock as long as it lives
+
+
 @contextmanager
-def folder_lock(folder: str | Path, what: str, advice: str) -> Iterator[Path]:
+def folder_lock(folder: str | Path, what: str, advice: str) -> Iterator[HeldLock]:
     """Hold ``folder``'s lock (``folder/.insarhub.lock``) or raise :class:`FolderBusyError` at once.
 
-    ``what`` names the work (``"a time-series run"``) and ``advice`` what to do instead, for the
+    ``what`` names the work (``"a time series"``) and ``advice`` what to do instead, for the
     message. A folder where the lock cannot be created raises
-    :class:`~insarhub_qgis.core.oserrors.StorageError`. Yields the lock file's path.
+    :class:`~insarhub_qgis.core.oserrors.StorageError`.
     """
     path = Path(folder).resolve()
     lock_file = path / ".insarhub.lock"
@@ -118,7 +125,7 @@ def folder_lock(folder: str | Path, what: str, advice: str) -> Iterator[Path]:
             raise busy()
         stamp(fd)
         try:
-            yield lock_file
+            yield HeldLock(lock_file, fd)
         finally:
             unlock(fd)
     finally:

@@ -205,14 +205,17 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             raise QgsProcessingException(f"The products folder '{products}' does not exist.")
         workdir = self.parameterAsFile(parameters, self.WORKDIR, context) or os.path.join(products, "mintpy")
         # One run at a time in a work folder: a second one would rewrite MintPy's files under the first.
+        # MintPy inherits the lock, so it holds even if QGIS dies while MintPy runs on.
         with folder_lock(
             workdir,
             "a time series",
             "Wait for it to finish (or cancel it), or choose another work folder for this run.",
-        ):
-            return self._execute_in(workdir, products, parameters, context, feedback)
+        ) as held:
+            return self._execute_in(workdir, products, parameters, context, feedback, held.fd)
 
-    def _execute_in(self, workdir: str, products: str, parameters: dict, context: Any, feedback: Any) -> dict[str, Any]:
+    def _execute_in(
+        self, workdir: str, products: str, parameters: dict, context: Any, feedback: Any, lock_fd: int
+    ) -> dict[str, Any]:
         from ..core.mintpy_env import find_mintpy_python
         from ..core.timeseries import (
             export_insar_explorer_points,
@@ -291,6 +294,7 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             progress=step,
             progress_percent=lambda percent: feedback.setProgress(20 + 0.75 * percent),
             is_cancelled=feedback.isCanceled,
+            hold_fds=(lock_fd,),
         )
 
         feedback.setProgressText("Exporting GeoTIFFs")

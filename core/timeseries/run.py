@@ -534,6 +534,7 @@ def run_smallbaseline(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     append_log: bool = False,
+    hold_fds: Sequence[int] = (),
 ) -> RunResult:
     """Run ``python -m mintpy.cli.smallbaselineApp cfg_path`` in ``workdir`` and wait for it. When the
     preparation wrote the interferogram stack (``workdir/inputs/insarhub_stack.h5``), ``python
@@ -554,6 +555,8 @@ def run_smallbaseline(
     extra_args: more smallbaselineApp arguments (e.g. ``["--dostep", "velocity"]``).
     env: base environment (default ``os.environ``), cleaned by :func:`mintpy_environment`.
     append_log: continue ``mintpy.log`` instead of starting it afresh (a run made of several segments).
+    hold_fds: open files MintPy inherits, such as the work folder's lock (:func:`~insarhub_qgis.core.filelock.folder_lock`):
+        the lock then lasts as long as MintPy does, even when the process that started it dies first.
 
     Raises
     ------
@@ -596,6 +599,8 @@ def run_smallbaseline(
         popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
     else:
         popen_kwargs["start_new_session"] = True
+        if hold_fds:
+            popen_kwargs["pass_fds"] = tuple(hold_fds)
 
     def report_percent(fraction_in_step: float) -> None:
         if progress_percent is None:

@@ -361,9 +361,11 @@ def run_segments(
     is_cancelled: Callable[[], bool] = _never,
     poll_s: float = 0.5,
     env: Dict[str, str] | None = None,
+    hold_fds: Sequence[int] = (),
 ):
     """Run smallbaselineApp without its ``quick_overview`` step: two segments into one ``mintpy.log``
-    (:data:`SEGMENTS`). Returns the second segment's :class:`~.run.RunResult` with the steps of both."""
+    (:data:`SEGMENTS`). Returns the second segment's :class:`~.run.RunResult` with the steps of both.
+    ``hold_fds``: see :func:`~.run.run_smallbaseline`."""
     from .run import run_smallbaseline
 
     shares = (0.25, 0.75)  # of the progress: loading is the first segment's work, inverting the second's
@@ -389,6 +391,7 @@ def run_segments(
             extra_args=list(segment),
             env=env,
             append_log=k > 0,
+            hold_fds=hold_fds,
         )
         steps += result.steps
         elapsed += result.elapsed_s

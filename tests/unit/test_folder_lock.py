@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,8 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (folder / ".insarhub.lock").exists()  # the file stays; the lock went with its holder
-    with folder_lock(folder, "a time series", ADVICE) as lock_file:
-        assert f"process {os.getpid()} on" in lock_file.read_text()
+    with folder_lock(folder, "a time series", ADVICE) as held:
+        assert f"process {os.getpid()} on" in held.path.read_text()
 
 
 def test_a_second_run_in_this_process_is_refused_and_the_first_keeps_its_lock(tmp_path: Path) -> None:
@@ -75,3 +76,51 @@ def test_a_second_run_in_this_process_is_refused_and_the_first_keeps_its_lock(tm
                 pass
     with folder_lock(folder, "a time series", ADVICE):  # free once its holder is done
         pass
+
+
+def test_mintpy_keeps_the_folder_locked_when_the_run_that_started_it_dies(tmp_path: Path) -> None:
+    """QGIS killed while MintPy runs on (MintPy has a session of its own): the folder stays locked
+    until MintPy ends too, so a new run cannot start beside it."""
+    folder, ready = tmp_path / "mintpy", tmp_path / "ready"
+    fake = tmp_path / "fakepython"  # plays a long MintPy run whatever its arguments
+    fake.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -c "
+        f"\"import os, time; open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(120)\"\n"
+    )
+    fake.chmod(0o755)
+    cfg = tmp_path / "smallbaselineApp.cfg"
+    cfg.write_text("mintpy.load.processor = hyp3\n")
+    plugins = Path(__file__).resolve().parents[2] / ".venv" / "qgis-plugins"
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(plugins)!r})
+        from insarhub_qgis.core.filelock import folder_lock
+        from insarhub_qgis.core.timeseries.run import run_smallbaseline
+        with folder_lock({str(folder)!r}, "a time series", "x") as held:
+            run_smallbaseline({str(cfg)!r}, {str(folder)!r}, {str(fake)!r}, poll_s=0.05, hold_fds=(held.fd,))
+        """
+    )
+    starter = subprocess.Popen([sys.executable, "-c", code])  # "QGIS"
+    deadline = time.monotonic() + 30
+    while not ready.exists() or not ready.read_text():
+        assert time.monotonic() < deadline and starter.poll() is None, "MintPy did not start"
+        time.sleep(0.05)
+    mintpy = int(ready.read_text())
+    os.kill(starter.pid, signal.SIGKILL)
+    starter.wait()
+    try:
+        os.kill(mintpy, 0)  # MintPy outlived its starter
+        with pytest.raises(FolderBusyError):
+            with folder_lock(folder, "a time series", ADVICE):
+                pass
+    finally:
+        os.kill(mintpy, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while True:  # free once MintPy is gone (it is init's child now: reaped when init gets to it)
+        try:
+            with folder_lock(folder, "a time series", ADVICE):
+                break
+        except FolderBusyError:
+            assert time.monotonic() < deadline, "the lock outlived MintPy"
+            time.sleep(0.1)
