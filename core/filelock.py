@@ -74,7 +74,7 @@ def holder(lock_file: Path) -> str:
 
 def stamp(fd: int) -> None:
     """Write who holds the lock into its file (a courtesy for whoever finds it taken)."""
-    since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")  # as jobs_store.utc_now_iso
     text = f"process {os.getpid()} on {socket.gethostname()} since {since}".encode()
     try:
         os.ftruncate(fd, 0)

@@ -56,11 +56,13 @@ def _footprints(path):
         feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(10, 10, 11, 11)))
         features.append(feature)
     layer.dataProvider().addFeatures(features)
+    return _save_gpkg(layer, path)
+
+
+def _save_gpkg(layer, path):
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
-    error = QgsVectorFileWriter.writeAsVectorFormatV3(
-        layer, str(path), QgsProject.instance().transformContext(), options
-    )
+    error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), QgsProject.instance().transformContext(), options)
     assert error[0] == QgsVectorFileWriter.WriterError.NoError, error
     return str(path)
 
@@ -181,11 +183,7 @@ def _pairs_file(path):
         feature.setGeometry(QgsGeometry.fromPolylineXY([QgsPointXY(10, 10), QgsPointXY(11, 11)]))
         features.append(feature)
     provider.addFeatures(features)
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), QgsProject.instance().transformContext(), options)
-    assert error[0] == QgsVectorFileWriter.WriterError.NoError, error
-    return str(path), len(features)
+    return _save_gpkg(layer, path), len(features)
 
 
 def test_submitjobs_prices_the_pairs_file_not_the_map_layer_showing_it(provider, qtbot, tmp_path, monkeypatch):
