@@ -59,10 +59,9 @@ def resolve_aoi(algorithm: Any, parameters: dict, context: QgsProcessingContext)
         if source is not None:
             return core_aoi.from_geometry(source_union_wgs84(source, context, "AOI layer"), "AOI layer")
     if parameters.get(EXTENT) not in (None, ""):
-        extent = algorithm.parameterAsExtent(parameters, EXTENT, context)
-        if not extent.isNull() and not extent.isEmpty():
-            crs = algorithm.parameterAsExtentCrs(parameters, EXTENT, context)
-            return core_aoi.from_bbox(extent_wgs84(extent, crs, context))
+        given = algorithm.input_extent(parameters, EXTENT, context)
+        if given is not None:
+            return core_aoi.from_bbox(extent_wgs84(*given, context))
     if WKT in parameters and parameters.get(WKT):
         text = algorithm.parameterAsString(parameters, WKT, context)
         if text.strip():

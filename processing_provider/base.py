@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsFeatureSource,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
@@ -84,16 +85,33 @@ class InsarhubAlgorithm(QgsProcessingAlgorithm):
     def prepareAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> bool:
-        """Main thread, before the task starts: resolve the vector inputs so the task never reads a map layer."""
-        names = tuple(p.name() for p in self.parameterDefinitions() if p.type() in ("source", "vector"))
+        """Main thread, before the task starts: resolve the inputs so the task never reads a map layer."""
         self._inputs = OwnInputs()
-        self._inputs.prepare(self, parameters, names, context)
+        self._inputs.prepare(self, parameters, context)
         return True
+
+    def _own_inputs(self) -> OwnInputs:
+        return getattr(self, "_inputs", None) or OwnInputs()
 
     def input_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> QgsFeatureSource | None:
         """The feature source of the vector input ``name``, the algorithm's own (None: not given or invalid)."""
-        inputs = getattr(self, "_inputs", None) or OwnInputs()
-        return inputs.source(self, parameters, name, context)
+        return self._own_inputs().source(self, parameters, name, context)
+
+    def input_extent(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> tuple | None:
+        """``(QgsRectangle, QgsCoordinateReferenceSystem)`` of the extent ``name``; None: not given or empty."""
+        return self._own_inputs().value(self, parameters, name, context)
+
+    def input_point(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> tuple | None:
+        """``(QgsPointXY, QgsCoordinateReferenceSystem)`` of the point ``name``; None: not given."""
+        return self._own_inputs().value(self, parameters, name, context)
+
+    def input_crs(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> QgsCoordinateReferenceSystem:
+        """The CRS parameter ``name`` (invalid when not given)."""
+        return self._own_inputs().value(self, parameters, name, context)
+
+    def input_layer_paths(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> list[str]:
+        """The file paths of the layers in the layer list ``name``."""
+        return self._own_inputs().value(self, parameters, name, context)
 
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback

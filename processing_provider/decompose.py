@@ -131,10 +131,10 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
 
     def _box(self, parameters: dict, name: str, context: Any) -> tuple | None:
         """An extent parameter as ``(xmin, ymin, xmax, ymax, crs)`` in its own CRS (no detour via WGS 84)."""
-        rect = self.parameterAsExtent(parameters, name, context)
-        if rect.isNull() or rect.isEmpty():
+        given = self.input_extent(parameters, name, context)
+        if given is None:
             return None
-        crs = self.parameterAsExtentCrs(parameters, name, context)
+        rect, crs = given
         text = (crs.authid() or crs.toWkt()) if crs.isValid() else "EPSG:4326"
         return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), text)
 
@@ -142,8 +142,7 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
         from ..core.decompose import decompose
         from ..core.mintpy_env import find_mintpy_python
 
-        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
-        paths = [layer.source().split("|")[0] for layer in layers]
+        paths = self.input_layer_paths(parameters, self.INPUTS, context)
         if len(paths) < 2:
             raise QgsProcessingException(
                 f"Give at least two LOS velocities (one ascending and one descending stack); {len(paths)} given."
@@ -162,7 +161,7 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
         reference_area = None
         if parameters.get(self.REFERENCE_AREA) not in (None, ""):
             reference_area = self._box(parameters, self.REFERENCE_AREA, context)
-        crs = self.parameterAsCrs(parameters, self.CRS, context)
+        crs = self.input_crs(parameters, self.CRS, context)
         displacement = self.parameterAsBool(parameters, self.DISPLACEMENT, context)
         roles = VELOCITY_OUTPUTS + (DISPLACEMENT_OUTPUTS if displacement else ())
         # displacement outputs are resolved only when asked for: resolving schedules their loading

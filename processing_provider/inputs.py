@@ -1,4 +1,4 @@
-"""Vector inputs read in the algorithm's own thread, never as the map's own layers.
+"""Inputs read in the algorithm's own thread, never as the map's own layers.
 
 Processing runs an algorithm started from the toolbox or the dock in a task thread. Resolved there,
 a feature-source parameter (``parameterAsSource``) hands that thread the project's own layer when
@@ -16,6 +16,13 @@ So no task thread touches a project layer:
   or edited layer, a filter) is copied there into a memory layer of the algorithm's own.
 The copy is read through Processing's own feature source, so the context's handling of invalid
 geometries applies exactly as through ``parameterAsSource``.
+
+The other parameters that may name a map layer are resolved in ``prepareAlgorithm`` too, so the task
+thread never even looks the project's layers up (Processing searches the project's layer store for
+any string that might be a layer): layer lists (``parameterAsLayerList``, which returns the map's
+own layers for the paths the map shows) become the layers' file paths; extents (which may be a
+layer's extent) and points become a rectangle or point with its CRS; CRS parameters (which may be a
+layer's CRS, and fall back to the project's) become a CRS.
 """
 
 from __future__ import annotations
@@ -24,12 +31,19 @@ import os
 from typing import Any
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsFeatureSource,
     QgsMemoryProviderUtils,
+    QgsPointXY,
     QgsProcessingFeatureSource,
     QgsProcessingUtils,
+    QgsRectangle,
     QgsVectorLayer,
 )
+
+# Processing's type names of the parameters resolved in the main thread.
+VECTOR_TYPES = ("source", "vector")
+RESOLVED_TYPES = ("extent", "point", "crs", "multilayer")
 
 _BATCH = 1000
 
@@ -81,29 +95,39 @@ def own_source(layer: QgsVectorLayer, context: Any) -> QgsProcessingFeatureSourc
 
 
 class OwnInputs:
-    """What ``prepareAlgorithm`` resolved for an algorithm's vector inputs (main thread)."""
+    """What ``prepareAlgorithm`` resolved for an algorithm's inputs (main thread)."""
 
     def __init__(self) -> None:
         self.uris: dict[str, str] = {}
         self.copies: dict[str, QgsVectorLayer] = {}
+        self.resolved: dict[str, Any] = {}
         self.problem: Exception | None = None
 
-    def prepare(self, algorithm: Any, parameters: dict, names: tuple[str, ...], context: Any) -> None:
-        for name in names:
-            value = parameters.get(name)
-            if value in (None, "") or is_file_value(value):
-                continue  # nothing given, or a file the task thread opens itself
-            try:
-                uri = file_backed_uri(value, context)
-                if uri is not None:
-                    self.uris[name] = uri
+    def prepare(self, algorithm: Any, parameters: dict, context: Any) -> None:
+        try:
+            for definition in algorithm.parameterDefinitions():
+                name, kind = definition.name(), definition.type()
+                value = parameters.get(name)
+                if value in (None, "") or kind not in VECTOR_TYPES + RESOLVED_TYPES:
                     continue
-                source = algorithm.parameterAsSource(parameters, name, context)
-                if source is not None:
-                    self.copies[name] = copy_to_memory(source, name)
-            except Exception as exc:  # noqa: BLE001 — raised again by execute, where runs report errors
-                self.problem = exc
-                return
+                if kind in VECTOR_TYPES:
+                    self._prepare_vector(algorithm, parameters, name, context)
+                else:
+                    self.resolved[name] = resolve(algorithm, parameters, name, kind, context)
+        except Exception as exc:  # noqa: BLE001 — raised again by execute, where runs report errors
+            self.problem = exc
+
+    def _prepare_vector(self, algorithm: Any, parameters: dict, name: str, context: Any) -> None:
+        value = parameters.get(name)
+        if is_file_value(value):
+            return  # a file the task thread opens itself
+        uri = file_backed_uri(value, context)
+        if uri is not None:
+            self.uris[name] = uri
+            return
+        source = algorithm.parameterAsSource(parameters, name, context)
+        if source is not None:
+            self.copies[name] = copy_to_memory(source, name)
 
     def source(self, algorithm: Any, parameters: dict, name: str, context: Any) -> QgsFeatureSource | None:
         """The feature source of ``name`` for the thread that executes (None: not given or invalid)."""
@@ -117,3 +141,41 @@ class OwnInputs:
         if name in self.copies:
             return own_source(self.copies[name], context)
         return algorithm.parameterAsSource(parameters, name, context)
+
+    def value(self, algorithm: Any, parameters: dict, name: str, context: Any) -> Any:
+        """The resolved value of the extent, point, CRS or layer-list parameter ``name`` (see ``resolve``)."""
+        if self.problem is not None:
+            raise self.problem
+        if name in self.resolved:
+            return self.resolved[name]
+        definition = algorithm.parameterDefinition(name)
+        return resolve(algorithm, parameters, name, definition.type() if definition else "", context)
+
+
+def resolve(algorithm: Any, parameters: dict, name: str, kind: str, context: Any) -> Any:
+    """An extent, point, CRS or layer-list parameter as values that no longer point at a map layer.
+
+    - extent: ``(QgsRectangle, QgsCoordinateReferenceSystem)``, or None when not given or empty;
+    - point: ``(QgsPointXY, QgsCoordinateReferenceSystem)``, or None when not given;
+    - crs: a ``QgsCoordinateReferenceSystem`` (invalid when not given);
+    - multilayer: the layers' file paths (a layer's source up to any ``|`` options).
+    """
+    value = parameters.get(name)
+    if kind == "crs":
+        return QgsCoordinateReferenceSystem(algorithm.parameterAsCrs(parameters, name, context))
+    if kind == "multilayer":
+        layers = algorithm.parameterAsLayerList(parameters, name, context) if value not in (None, "") else []
+        return [layer.source().split("|")[0] for layer in layers]
+    if value in (None, ""):
+        return None
+    if kind == "extent":
+        rect = algorithm.parameterAsExtent(parameters, name, context)
+        if rect.isNull() or rect.isEmpty():
+            return None
+        crs = algorithm.parameterAsExtentCrs(parameters, name, context)
+        return QgsRectangle(rect), QgsCoordinateReferenceSystem(crs)
+    if kind == "point":
+        point = algorithm.parameterAsPoint(parameters, name, context)
+        crs = algorithm.parameterAsPointCrs(parameters, name, context)
+        return QgsPointXY(point), QgsCoordinateReferenceSystem(crs)
+    raise ValueError(f"{name}: parameters of type {kind!r} are not resolved here")

@@ -235,11 +235,9 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
             source = self.input_source(parameters, "AOI", context)
             if source is not None:
                 aoi_wkt = source_union_wgs84(source, context, "crop layer").wkt
-        if parameters.get("EXTENT") not in (None, ""):
-            rect = self.parameterAsExtent(parameters, "EXTENT", context)
-            if not rect.isNull():
-                crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
-                extent = (*extent_wgs84(rect, crs, context), "EPSG:4326")
+        given = self.input_extent(parameters, "EXTENT", context)
+        if given is not None:
+            extent = (*extent_wgs84(*given, context), "EPSG:4326")
 
         unwrap = self.parameterAsEnumString(parameters, self.UNWRAP_ERROR_CORRECTION, context) or "auto"
         feedback.setProgressText("Preparing the products (common grid, windows, unwrapping errors)")
@@ -262,9 +260,9 @@ class RunTimeSeriesAlgorithm(InsarhubAlgorithm):
         )
 
         reference_point = None
-        if parameters.get(self.REFERENCE_POINT) not in (None, ""):
-            point = self.parameterAsPoint(parameters, self.REFERENCE_POINT, context)
-            crs = self.parameterAsPointCrs(parameters, self.REFERENCE_POINT, context)
+        given = self.input_point(parameters, self.REFERENCE_POINT, context)
+        if given is not None:
+            point, crs = given
             if not crs.isValid():
                 crs = QgsCoordinateReferenceSystem("EPSG:4326")
             reference_point = (point.x(), point.y(), crs.authid() or crs.toWkt())

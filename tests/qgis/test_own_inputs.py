@@ -11,10 +11,13 @@ That is the thread-sharing that made the main thread crash, rarely, in the dock'
 from __future__ import annotations
 
 import insarhub_qgis
+import numpy as np
 import pytest
 from fakes.cmr import load_fixture
 from fakes.hyp3 import HyP3StandIn
+from fakes.los import enu_to_los, motion_for_box, s1_geometry, utm_grid, write_los_result
 from insarhub_qgis.processing_provider.features import make_fields
+from osgeo import gdal
 from qgis.core import (
     QgsApplication,
     QgsFeature,
@@ -25,6 +28,7 @@ from qgis.core import (
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingFeedback,
     QgsProject,
+    QgsRasterLayer,
     QgsRectangle,
     QgsVectorFileWriter,
     QgsVectorLayer,
@@ -202,3 +206,54 @@ def test_submitjobs_prices_the_pairs_file_not_the_map_layer_showing_it(provider,
         ok, results, log = _run(qtbot, "insarhub:submitjobs", parameters, lambda: _delete_in_edit_buffer(layer, 2))
     assert ok, log
     assert results["CREDITS"] == count and f"{count} of {count} jobs to submit" in log
+
+
+def test_an_extent_taken_from_a_map_layer_is_the_layers_extent_at_the_start(provider, qtbot, tmp_path):
+    footprints = _footprints(tmp_path / "footprints.gpkg")
+    area = QgsVectorLayer("Polygon?crs=EPSG:4326", "area", "memory")
+    feature = QgsFeature()
+    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(10.2, 10.2, 10.8, 10.8)))
+    area.dataProvider().addFeatures([feature])
+    QgsProject.instance().addMapLayer(area)
+    out = str(tmp_path / "summary.gpkg")
+
+    def meanwhile():  # the user moves the area far away
+        fid = next(area.getFeatures()).id()
+        area.dataProvider().changeGeometryValues({fid: QgsGeometry.fromRect(QgsRectangle(50, 50, 51, 51))})
+        area.updateExtents()
+
+    ok, _, log = _run(qtbot, "insarhub:summarizestacks", {"INPUT": footprints, "EXTENT": area.id(), "OUTPUT": out}, meanwhile)
+    assert ok, log
+    count, coverage = _summary_count(out)
+    assert count == len(DATES) and coverage == pytest.approx(100)
+
+
+def _los_velocity(folder, direction):
+    """A small LOS velocity as runtimeseries writes it (with its look geometry), in UTM 11N."""
+    x0, y0, pixel, width, height = 400_000.0, 3_900_000.0, 400.0, 40, 30
+    grid, x, y = utm_grid(32611, x0, y0, pixel, width, height)
+    swath = {"ASCENDING": (300_000.0, 550_000.0), "DESCENDING": (330_000.0, 580_000.0)}[direction]
+    incidence, azimuth = s1_geometry(direction, x, y, swath)
+    east, north, up = motion_for_box(x0, y0 - height * pixel, x0 + width * pixel, y0).enu(x, y)
+    files = write_los_result(
+        folder, grid, enu_to_los(east, north, up, incidence, azimuth), incidence, azimuth, direction,
+        std_mm_yr=np.ones(x.shape), relative_orbit=64 if direction == "ASCENDING" else 71,
+    )
+    return str(files["VELOCITY"])
+
+
+def test_decompose_reads_the_velocities_the_map_showed_when_it_started(provider, qtbot, tmp_path):
+    """The dock passes the map's velocity layers; the user removes them from the map as the run starts."""
+    project = QgsProject.instance()
+    layers = [QgsRasterLayer(_los_velocity(tmp_path / d.lower(), d), d, "gdal") for d in ("ASCENDING", "DESCENDING")]
+    assert all(layer.isValid() for layer in layers)
+    project.addMapLayers(layers)
+    ids = [layer.id() for layer in layers]
+    outputs = {name: str(tmp_path / "out" / f"{name.lower()}.tif") for name in ("VERTICAL", "EAST", "MASK")}
+    parameters = {"INPUTS": ids, "REFERENCE_AREA": ids[0], **outputs}
+    ok, results, log = _run(qtbot, "insarhub:decompose", parameters, lambda: project.removeMapLayers(ids))
+    assert ok, log
+    assert results["DECOMPOSED_PIXELS"] > 0
+    dataset = gdal.Open(outputs["VERTICAL"])  # held: a band outlives no dataset
+    vertical = dataset.GetRasterBand(1).ReadAsArray()
+    assert np.isfinite(vertical).sum() == results["DECOMPOSED_PIXELS"]
