@@ -131,7 +131,7 @@ in_chroot() {
             DEBIAN_FRONTEND=noninteractive TERM=dumb \
             PIP_CERT=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
             SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_DEFAULT_TIMEOUT=180 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-            INSARHUB_PLATFORM_SUITE="$(basename "$root")" \
+            INSARHUB_PLATFORM_SUITE="$(basename "$root")" INSARHUB_TEST_GDB="${INSARHUB_TEST_GDB:-}" \
             /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$dest" "$@"
     ' bash "$root" "$DEST" "$@"
 }
@@ -150,10 +150,12 @@ for suite in "${suites[@]}"; do
     fi
     if [ $prepare_only -eq 0 ]; then
         say "$suite: make test (QGIS $(in_chroot "$root" dpkg-query -W -f='${Version}' qgis 2>/dev/null || echo '?'))"
+        # $INSARHUB_TEST_LOGS (CI sets it): keep each suite's output there too, for its crash digest
+        log=${INSARHUB_TEST_LOGS:+$INSARHUB_TEST_LOGS/$suite.log}
         if [ ${#pytest_args[@]} -gt 0 ]; then
-            in_chroot "$root" ./scripts/test.sh "${pytest_args[@]}" 2>&1 | sed -u "s/^/[$suite] /" || status=1
+            in_chroot "$root" ./scripts/test.sh "${pytest_args[@]}" 2>&1 | sed -u "s/^/[$suite] /" | tee ${log:+"$log"} || status=1
         else
-            in_chroot "$root" make -s test 2>&1 | sed -u "s/^/[$suite] /" || status=1
+            in_chroot "$root" make -s test 2>&1 | sed -u "s/^/[$suite] /" | tee ${log:+"$log"} || status=1
         fi
     fi
 done
