@@ -26,13 +26,26 @@ OURS = ("insarhub_qgis", "/tests/")  # the project's frames: the telling ones in
 GDB_FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(.+?)\s*\((.*?)(?: from (\S+))?$")
 
 
+def running_test(lines: list[str], i: int) -> str:
+    """The test file pytest was running at line ``i``: the last progress line ("tests/... ..") up to it."""
+    match = TEST_FILE.search(lines[i])
+    if match:
+        return match.group(1)
+    for back in reversed(lines[:i]):
+        if back.startswith("tests/"):
+            match = TEST_FILE.match(back)
+            if match:
+                return match.group(1)
+    return "an unknown test"
+
+
 def gdb_digest(lines: list[str], label: str) -> list[str]:
     """The crashed thread's native stack from scripts/crash.gdb's output, one short line per frame."""
     out: list[str] = []
     for i, line in enumerate(lines):
         if "received signal SIG" not in line:
             continue
-        out.append(f"{label}gdb: {line.strip()}")
+        out.append(f"{label}gdb: {line.strip()}  (while {running_test(lines, i)} ran)")
         start = next((j for j in range(i, min(i + 40, len(lines))) if lines[j].startswith("== gdb: the crashed thread")), None)
         if start is None:
             continue
@@ -53,10 +66,7 @@ def digest(lines: list[str], label: str) -> list[str]:
     for i, line in enumerate(lines):
         if "Fatal Python error" not in line:
             continue
-        running = TEST_FILE.search(line) or next(
-            (m for m in (TEST_FILE.search(back) for back in reversed(lines[max(0, i - 50) : i])) if m), None
-        )
-        out.append(f"{label}{line.strip()}  (while {running.group(1) if running else 'an unknown test'} ran)")
+        out.append(f"{label}{line.strip()}  (while {running_test(lines, i)} ran)")
         current: list[str] = []
         others: list[list[str]] = []
         block = None
