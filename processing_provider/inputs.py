@@ -107,12 +107,9 @@ class OwnInputs:
         try:
             for definition in algorithm.parameterDefinitions():
                 name, kind = definition.name(), definition.type()
-                value = parameters.get(name)
-                if value in (None, "") or kind not in VECTOR_TYPES + RESOLVED_TYPES:
-                    continue
-                if kind in VECTOR_TYPES:
+                if kind in VECTOR_TYPES and parameters.get(name) not in (None, ""):
                     self._prepare_vector(algorithm, parameters, name, context)
-                else:
+                elif kind in RESOLVED_TYPES:  # given or not: a default may name the project's CRS
                     self.resolved[name] = resolve(algorithm, parameters, name, kind, context)
         except Exception as exc:  # noqa: BLE001 — raised again by execute, where runs report errors
             self.problem = exc
