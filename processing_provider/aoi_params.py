@@ -58,10 +58,9 @@ def resolve_aoi(algorithm: Any, parameters: dict, context: QgsProcessingContext)
         source = algorithm.input_source(parameters, AOI, context)
         if source is not None:
             return core_aoi.from_geometry(source_union_wgs84(source, context, "AOI layer"), "AOI layer")
-    if parameters.get(EXTENT) not in (None, ""):
-        given = algorithm.input_extent(parameters, EXTENT, context)
-        if given is not None:
-            return core_aoi.from_bbox(extent_wgs84(*given, context))
+    given = algorithm.input_extent(parameters, EXTENT, context)  # None: not given or empty
+    if given is not None:
+        return core_aoi.from_bbox(extent_wgs84(*given, context))
     if WKT in parameters and parameters.get(WKT):
         text = algorithm.parameterAsString(parameters, WKT, context)
         if text.strip():

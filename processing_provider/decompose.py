@@ -130,7 +130,7 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("COMMON_DATES", "Common dates decomposed"))
 
     def _box(self, parameters: dict, name: str, context: Any) -> tuple | None:
-        """An extent parameter as ``(xmin, ymin, xmax, ymax, crs)`` in its own CRS (no detour via WGS 84)."""
+        """An extent parameter as ``(xmin, ymin, xmax, ymax, crs)`` in its own CRS (no detour via WGS 84); None: not given."""
         given = self.input_extent(parameters, name, context)
         if given is None:
             return None
@@ -151,16 +151,12 @@ class DecomposeAlgorithm(InsarhubAlgorithm):
         feedback.pushInfo(f"MintPy {interpreter.mintpy_version} from {interpreter.python} ({interpreter.source}).")
 
         aoi_wkt = None
-        extent = None
         if parameters.get("AOI") not in (None, ""):
             source = self.input_source(parameters, "AOI", context)
             if source is not None:
                 aoi_wkt = source_union_wgs84(source, context, "crop layer").wkt
-        if parameters.get("EXTENT") not in (None, ""):
-            extent = self._box(parameters, "EXTENT", context)
-        reference_area = None
-        if parameters.get(self.REFERENCE_AREA) not in (None, ""):
-            reference_area = self._box(parameters, self.REFERENCE_AREA, context)
+        extent = self._box(parameters, "EXTENT", context)
+        reference_area = self._box(parameters, self.REFERENCE_AREA, context)
         crs = self.input_crs(parameters, self.CRS, context)
         displacement = self.parameterAsBool(parameters, self.DISPLACEMENT, context)
         roles = VELOCITY_OUTPUTS + (DISPLACEMENT_OUTPUTS if displacement else ())
